@@ -1,0 +1,1 @@
+"""Polling events for BigCommerce: the domain package shipped in the Lambda layer."""

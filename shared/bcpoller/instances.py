@@ -1,0 +1,113 @@
+"""The connector instance as stored in the table (shared by API, poll and delivery).
+
+The configuration is stored without its secrets; the secrets (store password or token,
+OAuth secret and token, signature key, the Standard Webhooks signing secret) are one
+KMS-encrypted JSON blob whose encryption context is the instance id.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from bcpoller import keys
+
+# Configuration keys whose values are secrets: never stored in clear, never returned.
+SECRET_CONFIG_KEYS: frozenset[str] = frozenset(
+    {
+        "password",
+        "access.token",
+        "oauth.api.secret",
+        "oauth.access.token",
+        "oauth.code",
+        "event.notification.signature.key",
+    }
+)
+SIGNING_SECRET = "signingSecret"  # Standard Webhooks secret (whsec_...), kept with the secrets
+MASK = "********"
+
+AuthState = Literal["ok", "failed"]
+
+
+class StoredInstance(BaseModel):
+    instance_id: str = Field(alias="instanceId")
+    org_id: str = Field(alias="orgId")
+    name: str = ""
+    tags: list[str] = Field(default_factory=list)
+    element_key: str = Field("bigcommerce", alias="elementKey")
+    configuration: dict[str, Any] = Field(default_factory=dict)  # secrets removed
+    secrets: bytes = b""  # KMS ciphertext of a JSON object
+    token_hash: str = Field("", alias="tokenHash")
+    events_enabled: bool = Field(False, alias="eventsEnabled")
+    auth_state: AuthState = Field("ok", alias="authState")
+    auth_error: str | None = Field(None, alias="authError")
+    refresh_minutes: int = Field(5, alias="refreshMinutes")
+    created_date: datetime = Field(alias="createdDate")
+    store_created_at: datetime = Field(alias="storeCreatedAt")  # store clock: first cursor
+    callback_url: str | None = Field(None, alias="callbackUrl")
+    resources: list[str] = Field(default_factory=list)
+    notifications_disabled_reason: str | None = Field(None, alias="notificationsDisabledReason")
+    version: int = 0
+    lease_owner: str | None = Field(None, alias="leaseOwner")
+    lease_until: float | None = Field(None, alias="leaseUntil")  # epoch seconds
+
+    model_config = {"populate_by_name": True}
+
+    def to_item(self) -> dict[str, Any]:
+        """DynamoDB item (resource-style types). The configuration is a JSON string so
+        that floats, empty strings and nesting survive unchanged."""
+        data = self.model_dump(by_alias=True, exclude_none=True, mode="json", exclude={"secrets"})
+        data["configuration"] = json.dumps(self.configuration, separators=(",", ":"))
+        data["secrets"] = self.secrets
+        data[keys.PK] = keys.instance_pk(self.instance_id)
+        data[keys.SK] = keys.META
+        data[keys.GSI1_PK] = keys.org_instances_gsi_pk(self.org_id)
+        data[keys.GSI1_SK] = f"INST#{data['createdDate']}#{self.instance_id}"
+        if self.lease_until is not None:
+            data["leaseUntil"] = _decimal(self.lease_until)
+        return data
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> StoredInstance:
+        data = {k: v for k, v in item.items() if k not in (keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK)}
+        config = data.get("configuration")
+        if isinstance(config, str):
+            data["configuration"] = json.loads(config)
+        secrets = data.get("secrets")
+        if secrets is not None and not isinstance(secrets, bytes | bytearray):
+            data["secrets"] = bytes(secrets.value if hasattr(secrets, "value") else secrets)
+        for key in ("refreshMinutes", "version"):
+            if key in data:
+                data[key] = int(data[key])
+        if data.get("leaseUntil") is not None:
+            data["leaseUntil"] = float(data["leaseUntil"])
+        return cls.model_validate(data)
+
+    def full_configuration(self, secrets: dict[str, Any]) -> dict[str, Any]:
+        """The configuration with its secrets put back (for the poller and the connector)."""
+        merged = dict(self.configuration)
+        merged.update({k: v for k, v in secrets.items() if k in SECRET_CONFIG_KEYS})
+        return merged
+
+
+def split_secrets(configuration: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(configuration without secrets, the secrets) of a request body's configuration."""
+    public = {k: v for k, v in configuration.items() if k not in SECRET_CONFIG_KEYS}
+    secret = {k: v for k, v in configuration.items() if k in SECRET_CONFIG_KEYS and v not in (None, "")}
+    return public, secret
+
+
+def masked_configuration(configuration: dict[str, Any], secret_keys_present: set[str]) -> dict[str, Any]:
+    """The configuration as a response shows it: every secret that is set reads MASK."""
+    shown = {k: v for k, v in configuration.items() if k not in SECRET_CONFIG_KEYS}
+    shown.update({k: MASK for k in sorted(secret_keys_present & SECRET_CONFIG_KEYS)})
+    return shown
+
+
+def _decimal(value: float) -> Any:
+    from decimal import Decimal
+
+    return Decimal(str(round(value, 3)))

@@ -1,0 +1,65 @@
+"""The single DynamoDB table's key layout: every item's pk/sk is built here.
+
+| item | pk | sk | gsi1pk / gsi1sk |
+| --- | --- | --- | --- |
+| instance | INST#{id} | META | ORG#{orgId} / INST#{createdDate}#{id} |
+| cursor of a resource | INST#{id} | CURSOR#{resource} | |
+| event log entry | INST#{id} | EVENT#{eventId} | EVENTS#{id} / {createdAt}#{eventId} |
+| oversize record body | INST#{id} | BLOB#{eventId} | |
+| organization | ORG#{orgId} | ORG | |
+| secret lookup | SECRET#{sha256 hex} | SECRET | |
+| idempotency record | IDEMPOTENCY#delivery | {eventId hash} (Powertools) | |
+
+Items that expire carry ``ttl`` (epoch seconds).
+"""
+
+from __future__ import annotations
+
+PK = "pk"
+SK = "sk"
+GSI1 = "gsi1"
+GSI1_PK = "gsi1pk"
+GSI1_SK = "gsi1sk"
+TTL = "ttl"
+
+META = "META"
+
+
+def instance_pk(instance_id: str) -> str:
+    return f"INST#{instance_id}"
+
+
+def cursor_sk(resource: str) -> str:
+    return f"CURSOR#{resource}"
+
+
+CURSOR_PREFIX = "CURSOR#"
+EVENT_PREFIX = "EVENT#"
+BLOB_PREFIX = "BLOB#"
+
+
+def event_sk(event_id: str) -> str:
+    return f"{EVENT_PREFIX}{event_id}"
+
+
+def blob_sk(event_id: str) -> str:
+    return f"{BLOB_PREFIX}{event_id}"
+
+
+def org_pk(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+def org_instances_gsi_pk(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+def events_gsi_pk(instance_id: str) -> str:
+    return f"EVENTS#{instance_id}"
+
+
+def secret_pk(secret_hash: str) -> str:
+    return f"SECRET#{secret_hash}"
+
+
+IDEMPOTENCY_PK = "IDEMPOTENCY#delivery"
