@@ -1,0 +1,162 @@
+"""The SSRF guard refuses every address the internet cannot reach, in every spelling."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from bcpoller.security import ssrf
+from bcpoller.security.ssrf import UnsafeUrlError, assert_safe_url, is_safe_address
+
+
+def _resolve_to(monkeypatch: pytest.MonkeyPatch, mapping: dict[str, list[str]]) -> None:
+    def fake_getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host not in mapping:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        out = []
+        for addr in mapping[host]:
+            family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            sockaddr = (addr, port, 0, 0) if family == socket.AF_INET6 else (addr, port)
+            out.append((family, socket.SOCK_STREAM, 6, "", sockaddr))
+        return out
+
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", fake_getaddrinfo)
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    _resolve_to(
+        monkeypatch,
+        {
+            "localhost": ["127.0.0.1", "::1"],
+            "public.example": ["93.184.216.34"],
+            "internal.example": ["10.1.2.3"],
+            "mixed.example": ["93.184.216.34", "192.168.0.5"],
+            "metadata.example": ["169.254.169.254"],
+            "v6private.example": ["fd12:3456::1"],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("https://169.254.169.254/latest/meta-data/", "metadata"),
+        ("https://127.0.0.1/", "loopback"),
+        ("https://localhost/", "loopback"),
+        ("https://10.0.0.1/", "private"),
+        ("https://192.168.1.1/", "private"),
+        ("https://172.16.0.1/", "private"),
+        ("https://[::1]/", "loopback"),
+        ("https://0.0.0.0/", "unspecified"),
+        ("https://[::]/", "unspecified"),
+        ("https://2130706433/", "loopback"),  # decimal 127.0.0.1
+        ("https://0x7f000001/", "loopback"),  # hex 127.0.0.1
+        ("https://0177.0.0.1/", "loopback"),  # octal 127.0.0.1
+        ("https://127.1/", "loopback"),  # short form
+        ("https://2852039166/", "metadata"),  # decimal 169.254.169.254
+        ("https://[::ffff:127.0.0.1]/", "loopback"),  # IPv4-mapped IPv6
+        ("https://[::ffff:a9fe:a9fe]/", "metadata"),  # IPv4-mapped, hex
+        ("https://[fd00:ec2::254]/", "metadata"),
+        ("https://[fe80::1]/", "link-local"),
+        ("https://169.254.10.10/", "link-local"),
+        ("https://224.0.0.1/", "multicast"),
+        ("https://240.0.0.1/", "reserved"),
+        ("https://100.64.0.1/", "CGNAT"),
+        ("https://internal.example/", "resolves to 10.1.2.3"),
+        ("https://mixed.example/", "resolves to 192.168.0.5"),
+        ("https://metadata.example/", "metadata"),
+        ("https://v6private.example/", "private"),
+    ],
+)
+def test_refuses_unsafe_addresses(fake_dns: None, url: str, fragment: str) -> None:
+    with pytest.raises(UnsafeUrlError, match=fragment):
+        assert_safe_url(url, allow_loopback=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://public.example/",
+        "file:///etc/passwd",
+        "gopher://public.example/",
+        "javascript:alert(1)",
+        "public.example",
+    ],
+)
+def test_refuses_other_schemes(fake_dns: None, url: str) -> None:
+    with pytest.raises(UnsafeUrlError, match="scheme"):
+        assert_safe_url(url, allow_loopback=True)
+
+
+def test_http_needs_local_mode(fake_dns: None) -> None:
+    with pytest.raises(UnsafeUrlError, match="https"):
+        assert_safe_url("http://public.example/", allow_loopback=False)
+    assert_safe_url("http://public.example/", allow_loopback=True)
+
+
+def test_local_mode_allows_loopback_but_nothing_else_private(fake_dns: None) -> None:
+    assert_safe_url("http://127.0.0.1:8080/hook", allow_loopback=True)
+    assert_safe_url("http://localhost:9000/", allow_loopback=True)
+    assert_safe_url("http://[::1]:9000/", allow_loopback=True)
+    for url in (
+        "http://10.0.0.1/",
+        "http://169.254.169.254/",
+        "http://0.0.0.0:80/",
+        "http://internal.example/",
+    ):
+        with pytest.raises(UnsafeUrlError):
+            assert_safe_url(url, allow_loopback=True)
+
+
+def test_accepts_public_host(fake_dns: None) -> None:
+    assert_safe_url("https://public.example/hook?x=1", allow_loopback=False)
+    assert_safe_url("https://93.184.216.34:8443/", allow_loopback=False)
+
+
+def test_unresolvable_host_is_refused(fake_dns: None) -> None:
+    with pytest.raises(UnsafeUrlError, match="does not resolve"):
+        assert_safe_url("https://nowhere.invalid/", allow_loopback=False)
+
+
+@pytest.mark.parametrize("url", ["", "   ", "https://", "https://:443/", "https://host:notaport/"])
+def test_malformed(fake_dns: None, url: str) -> None:
+    with pytest.raises(UnsafeUrlError):
+        assert_safe_url(url, allow_loopback=False)
+
+
+def test_messages_never_carry_credentials(fake_dns: None) -> None:
+    for url in (
+        "https://user:hunter2@10.0.0.1/",
+        "http://user:hunter2@public.example/",
+        "https://user:hunter2@host:bad/",
+        "ftp://user:hunter2@public.example/",
+    ):
+        with pytest.raises(UnsafeUrlError) as info:
+            assert_safe_url(url, allow_loopback=False)
+        assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("address", "safe"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("169.254.169.254", False),
+        ("::ffff:10.0.0.1", False),
+        ("::1", False),
+        ("0.0.0.0", False),
+        ("100.100.100.100", False),
+        ("not an ip", False),
+    ],
+)
+def test_is_safe_address(address: str, safe: bool) -> None:
+    assert is_safe_address(address) is safe
+
+
+def test_is_safe_address_loopback_flag() -> None:
+    assert is_safe_address("127.0.0.1", allow_loopback=True)
+    assert not is_safe_address("10.0.0.1", allow_loopback=True)
