@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt shared/requirements
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | sha1sum | cut -c1-12)
 export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: run test lint validate build bench pr install clean openapi
 
