@@ -1,0 +1,1292 @@
+// The web page: sign in, list / create / edit instances, watch status and the event log.
+// Plain JavaScript, no build step: it calls the same API as every other client.
+"use strict";
+
+(() => {
+  const SESSION_KEY = "bcpoller.session";
+  const AUTO_REFRESH_MS = 5000;
+  const EVENT_STATUSES = ["queued", "delivering", "delivered", "retrying", "failed"];
+  const MASK = "********";
+  // Resolve API paths against the page's own folder so the page works under a stage prefix.
+  const API_BASE = new URL(".", window.location.href);
+
+  const main = document.getElementById("main");
+  const nav = document.getElementById("nav");
+  const toastBox = document.getElementById("toast");
+
+  // ---------------------------------------------------------------- DOM helpers
+
+  /** h("a", {href: "#/"}, "text", child): attributes starting with "on" are listeners. */
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key.startsWith("on") && typeof value === "function") {
+        el.addEventListener(key.slice(2), value);
+      } else if (key === "class") {
+        el.className = value;
+      } else if (key === "dataset") {
+        Object.assign(el.dataset, value);
+      } else if (key === "value" || key === "checked") {
+        el[key] = value;
+      } else {
+        el.setAttribute(key, value === true ? "" : String(value));
+      }
+    }
+    append(el, children);
+    return el;
+  }
+
+  function append(el, children) {
+    for (const child of children.flat(Infinity)) {
+      if (child === undefined || child === null || child === false) continue;
+      // Text is always set as text, never parsed as HTML: API data may hold anything.
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+  }
+
+  let idCounter = 0;
+  const uid = (prefix) => `${prefix}-${++idCounter}`;
+
+  function toast(message, kind = "info") {
+    toastBox.textContent = message;
+    toastBox.dataset.kind = kind;
+    toastBox.classList.add("shown");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => toastBox.classList.remove("shown"), 6000);
+  }
+
+  function formatTime(value) {
+    if (!value) return "—";
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) return String(value);
+    return h("time", { datetime: date.toISOString(), title: date.toISOString() }, date.toLocaleString());
+  }
+
+  function formatCount(value) {
+    return value === undefined || value === null ? "—" : String(value);
+  }
+
+  /** The first defined value among dotted paths of obj (the API may name things either way). */
+  function pick(obj, ...paths) {
+    for (const path of paths) {
+      let cur = obj;
+      for (const part of path.split(".")) {
+        cur = cur === undefined || cur === null ? undefined : cur[part];
+      }
+      if (cur !== undefined && cur !== null) return cur;
+    }
+    return undefined;
+  }
+
+  function listOf(data, ...keys) {
+    if (Array.isArray(data)) return data;
+    for (const key of keys) if (Array.isArray(data?.[key])) return data[key];
+    return [];
+  }
+
+  function badge(text, kind) {
+    return h("span", { class: `badge badge-${kind}` }, text);
+  }
+
+  // ---------------------------------------------------------------- session and API
+
+  const session = {
+    get() {
+      try {
+        const value = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+        return value && value.user && value.org ? value : null;
+      } catch {
+        return null;
+      }
+    },
+    set(user, org) {
+      // Session storage only: the secrets die with the tab and never enter a URL.
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify({ user, org }));
+    },
+    clear() {
+      sessionStorage.removeItem(SESSION_KEY);
+    },
+  };
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || `The API answered ${status}`);
+      this.status = status;
+      this.errors = Array.isArray(body?.errors) ? body.errors : [];
+    }
+  }
+
+  async function api(method, path, body, credentials = session.get()) {
+    const headers = { Accept: "application/json" };
+    if (credentials) headers.Authorization = `User ${credentials.user}, Organization ${credentials.org}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(new URL(path.replace(/^\//, ""), API_BASE), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+      });
+    } catch (err) {
+      throw new ApiError(0, { message: `Cannot reach the API: ${err.message}` });
+    }
+    const text = await response.text();
+    let data = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = { message: text.slice(0, 300) };
+      }
+    }
+    if (!response.ok) {
+      const error = new ApiError(response.status, data);
+      if (response.status === 401 && credentials === session.get()) {
+        session.clear();
+        signInMessage = "Your session was not accepted; please sign in again.";
+        window.location.hash = "#/signin";
+      }
+      throw error;
+    }
+    return data;
+  }
+
+  function reportError(err, context) {
+    toast(`${context}: ${err.message}`, "error");
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  // Each render gets a generation number so a slow response never paints over a newer view.
+  let generation = 0;
+  let timers = [];
+  let signInMessage = "";
+
+  function stopTimers() {
+    timers.forEach(clearInterval);
+    timers = [];
+  }
+
+  function view(title, ...children) {
+    document.title = `${title} · BigCommerce polling events`;
+    main.replaceChildren(...children.flat());
+  }
+
+  function focusHeading() {
+    const heading = main.querySelector("h1");
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: false });
+    }
+  }
+
+  const routes = [
+    [/^#\/new$/, () => viewForm(null)],
+    [/^#\/instances\/([^/]+)\/edit$/, (id) => viewForm(decodeURIComponent(id))],
+    [/^#\/instances\/([^/]+)$/, (id) => viewInstance(decodeURIComponent(id))],
+    [/^(#\/?)?$/, () => viewList()],
+  ];
+
+  async function route() {
+    stopTimers();
+    const current = ++generation;
+    const hash = window.location.hash;
+    const signedIn = Boolean(session.get());
+    nav.hidden = !signedIn;
+    if (!signedIn || hash === "#/signin") {
+      if (signedIn) {
+        window.location.hash = "#/";
+        return;
+      }
+      viewSignIn();
+      return;
+    }
+    for (const [pattern, render] of routes) {
+      const match = hash.match(pattern);
+      if (match) {
+        await render(...match.slice(1));
+        if (current === generation) focusHeading();
+        return;
+      }
+    }
+    view("Not found", h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/" }, "Back to the instances")));
+    focusHeading();
+  }
+
+  const isCurrent = (gen) => gen === generation;
+
+  // ---------------------------------------------------------------- sign in
+
+  function viewSignIn() {
+    const user = field({ label: "User secret", name: "user", type: "password", autocomplete: "off", required: true });
+    const org = field({
+      label: "Organization secret",
+      name: "org",
+      type: "password",
+      autocomplete: "off",
+      required: true,
+    });
+    const error = h("p", { class: "form-error", role: "alert" }, signInMessage);
+    signInMessage = "";
+    const form = h(
+      "form",
+      { class: "card narrow", novalidate: true, "aria-labelledby": "signin-title" },
+      h("h1", { id: "signin-title" }, "Sign in"),
+      h("p", { class: "hint" }, "Your secrets stay in this browser tab only and are sent in the Authorization header."),
+      user.wrap,
+      org.wrap,
+      error,
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Sign in")),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      const credentials = { user: user.input.value.trim(), org: org.input.value.trim() };
+      if (!credentials.user || !credentials.org) {
+        error.textContent = "Enter both the user secret and the organization secret.";
+        return;
+      }
+      try {
+        await api("GET", "instances?limit=1", undefined, credentials);
+      } catch (err) {
+        error.textContent =
+          err.status === 401 || err.status === 403 ? "These secrets were not accepted." : err.message;
+        return;
+      }
+      session.set(credentials.user, credentials.org);
+      window.location.hash = "#/";
+      if (window.location.hash === "#/") route();
+    });
+    view("Sign in", form);
+    user.input.focus();
+  }
+
+  // ---------------------------------------------------------------- instances list
+
+  function instanceResources(instance) {
+    if (Array.isArray(instance.resources) && instance.resources.length) return instance.resources;
+    const config = parsePollerConfig(instance.configuration?.["event.poller.configuration"]);
+    return Object.keys(config || {});
+  }
+
+  function parsePollerConfig(value) {
+    if (typeof value === "string") {
+      try {
+        return value.trim() ? JSON.parse(value) : {};
+      } catch {
+        return {};
+      }
+    }
+    return value || {};
+  }
+
+  function instanceStore(instance) {
+    const config = instance.configuration || {};
+    return config["store.hash"] || config["store.url"] || "—";
+  }
+
+  function eventsEnabled(instance) {
+    const flag = pick(instance, "eventsEnabled", "configuration.event.notification.enabled");
+    return flag === true || flag === "true";
+  }
+
+  function authBadge(state) {
+    if (!state) return "—";
+    return badge(state, state === "ok" ? "ok" : "bad");
+  }
+
+  function counts24h(status) {
+    return {
+      delivered: pick(status, "delivered24h", "last24h.delivered", "events24h.delivered", "delivered"),
+      failed: pick(status, "failed24h", "last24h.failed", "events24h.failed", "failed"),
+    };
+  }
+
+  function resourceStatuses(status) {
+    const resources = status?.resources;
+    if (Array.isArray(resources)) return resources.map((r) => [r.resource || r.name, r]);
+    return Object.entries(resources || {});
+  }
+
+  function lastPoll(status) {
+    let latest = null;
+    for (const [, r] of resourceStatuses(status)) {
+      const at = r.lastPollEnd || r.lastPollStart;
+      if (at && (!latest || at > latest)) latest = at;
+    }
+    return latest || pick(status, "lastPoll", "lastPollEnd");
+  }
+
+  async function viewList() {
+    const gen = generation;
+    view("Instances", h("h1", {}, "Instances"), h("p", { class: "loading" }, "Loading…"));
+    let data;
+    try {
+      data = await api("GET", "instances");
+    } catch (err) {
+      if (!isCurrent(gen)) return;
+      view("Instances", h("h1", {}, "Instances"), h("p", { class: "form-error", role: "alert" }, err.message));
+      return;
+    }
+    if (!isCurrent(gen)) return;
+    const instances = listOf(data, "instances", "items");
+    const header = h(
+      "div",
+      { class: "page-head" },
+      h("h1", {}, "Instances"),
+      h("a", { class: "button primary", href: "#/new" }, "New instance"),
+    );
+    if (!instances.length) {
+      view(
+        "Instances",
+        header,
+        h("p", { class: "empty" }, "No instances yet. ", h("a", { href: "#/new" }, "Create the first one"), "."),
+      );
+      return;
+    }
+    const rows = instances.map((instance) => {
+      const id = instance.id ?? instance.instanceId;
+      const cells = {
+        poll: h("td", { "data-label": "Last poll" }, "…"),
+        delivered: h("td", { "data-label": "Delivered 24 h", class: "num" }, "…"),
+        failed: h("td", { "data-label": "Failed 24 h", class: "num" }, "…"),
+        auth: h("td", { "data-label": "Auth" }, authBadge(instance.authState)),
+      };
+      const row = h(
+        "tr",
+        { dataset: { instanceId: id } },
+        h(
+          "th",
+          { scope: "row", "data-label": "Name" },
+          h("a", { href: `#/instances/${encodeURIComponent(id)}` }, instance.name || id),
+        ),
+        h("td", { "data-label": "Store" }, instanceStore(instance)),
+        h("td", { "data-label": "Events" }, eventsEnabled(instance) ? badge("on", "ok") : badge("off", "muted")),
+        h("td", { "data-label": "Resources" }, instanceResources(instance).join(", ") || "—"),
+        cells.auth,
+        cells.poll,
+        cells.delivered,
+        cells.failed,
+      );
+      // The list item may not carry the poll figures; fetch each instance's status beside it.
+      const inline = instance.status && typeof instance.status === "object" ? instance.status : null;
+      const fill = (status) => {
+        const c = counts24h(status);
+        cells.poll.replaceChildren(formatTime(lastPoll(status)));
+        cells.delivered.textContent = formatCount(c.delivered);
+        cells.failed.textContent = formatCount(c.failed);
+        if (status.authState) cells.auth.replaceChildren(authBadge(status.authState));
+      };
+      if (inline) fill(inline);
+      else
+        api("GET", `instances/${encodeURIComponent(id)}/status`)
+          .then((status) => isCurrent(gen) && fill(status || {}))
+          .catch(() => {
+            for (const cell of [cells.poll, cells.delivered, cells.failed]) cell.textContent = "?";
+          });
+      return row;
+    });
+    const table = h(
+      "table",
+      { class: "grid", "aria-label": "Instances" },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ["Name", "Store", "Events", "Resources", "Auth", "Last poll", "Delivered 24 h", "Failed 24 h"].map((t) =>
+            h("th", { scope: "col" }, t),
+          ),
+        ),
+      ),
+      h("tbody", {}, rows),
+    );
+    view("Instances", header, h("div", { class: "table-wrap" }, table));
+  }
+
+  // ---------------------------------------------------------------- form fields
+
+  /** A labelled input with its own error slot; data-field is the API's dotted error path. */
+  function field({ label, name, type = "text", hint, apiField, value, options, ...rest }) {
+    const id = uid(name.replace(/[^a-z0-9]+/gi, "-"));
+    const errorId = `${id}-error`;
+    const hintId = hint ? `${id}-hint` : null;
+    let input;
+    if (type === "textarea") {
+      input = h("textarea", { id, name, rows: 8, spellcheck: "false", ...rest });
+      input.value = value ?? "";
+    } else if (type === "select") {
+      input = h(
+        "select",
+        { id, name, ...rest },
+        options.map(([v, text]) => h("option", { value: v }, text)),
+      );
+      if (value !== undefined) input.value = value;
+    } else {
+      input = h("input", { id, name, type, ...rest });
+      if (type === "checkbox") input.checked = Boolean(value);
+      else if (value !== undefined && value !== null) input.value = value;
+    }
+    input.setAttribute("aria-describedby", [hintId, errorId].filter(Boolean).join(" "));
+    const error = h("p", { class: "field-error", id: errorId });
+    const labelEl = h("label", { for: id }, label);
+    const wrap =
+      type === "checkbox"
+        ? h("div", { class: "field field-check" }, input, labelEl, hint && h("p", { class: "hint", id: hintId }, hint), error)
+        : h("div", { class: "field" }, labelEl, hint && h("p", { class: "hint", id: hintId }, hint), input, error);
+    if (apiField) wrap.dataset.field = apiField;
+    return { wrap, input, error };
+  }
+
+  function setFieldError(wrap, message) {
+    const input = wrap.querySelector("input, textarea, select");
+    const slot = wrap.querySelector(":scope > .field-error");
+    if (slot) slot.textContent = message || "";
+    if (input) input.toggleAttribute("aria-invalid", Boolean(message));
+    wrap.classList.toggle("has-error", Boolean(message));
+  }
+
+  /** The field wrapper whose data-field is the longest prefix of the API's error path. */
+  function wrapperFor(form, path) {
+    let best = null;
+    for (const wrap of form.querySelectorAll("[data-field]")) {
+      const key = wrap.dataset.field;
+      if ((path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`)) && (!best || key.length > best.dataset.field.length)) {
+        if (!wrap.closest("[hidden]")) best = wrap;
+      }
+    }
+    return best;
+  }
+
+  function normalisePath(path) {
+    // Accept "body.configuration.x", "configuration['x']" or a list of parts.
+    let text = Array.isArray(path) ? path.join(".") : String(path || "");
+    text = text.replace(/\[['"]([^'"\]]+)['"]\]/g, ".$1").replace(/^body\./, "");
+    return text;
+  }
+
+  function showErrors(form, summary, errors, message) {
+    for (const wrap of form.querySelectorAll("[data-field]")) setFieldError(wrap, "");
+    summary.replaceChildren();
+    summary.hidden = true;
+    if (!errors.length && !message) return;
+    const items = [];
+    const grouped = new Map();
+    for (const err of errors) {
+      const path = normalisePath(err.field);
+      const wrap = path ? wrapperFor(form, path) : null;
+      const text = err.problem || err.message || "is not valid";
+      if (wrap) {
+        // The advanced JSON editors hide inside <details>: open it so the error is seen.
+        const details = wrap.closest("details");
+        if (details) details.open = true;
+        const list = grouped.get(wrap) || [];
+        const suffix = path !== wrap.dataset.field ? `${path.slice(wrap.dataset.field.length + 1)}: ` : "";
+        list.push(`${suffix}${text}`);
+        grouped.set(wrap, list);
+      }
+      const target = wrap && wrap.querySelector("input, textarea, select");
+      items.push(
+        h(
+          "li",
+          {},
+          target
+            ? h("a", { href: `#${target.id}`, onclick: (e) => (e.preventDefault(), target.focus()) }, `${path}: ${text}`)
+            : `${path || "request"}: ${text}`,
+        ),
+      );
+    }
+    for (const [wrap, list] of grouped) setFieldError(wrap, list.join("; "));
+    summary.append(h("p", {}, message || "Please correct the errors below."), items.length ? h("ul", {}, items) : null);
+    summary.hidden = false;
+    summary.focus();
+  }
+
+  // ---------------------------------------------------------------- create / edit form
+
+  async function loadCatalog() {
+    const data = await api("GET", "catalog");
+    const raw = data?.resources ?? data;
+    const entries = Array.isArray(raw)
+      ? raw.map((r) => [r.name || r.resource || r.key, r])
+      : Object.entries(raw || {});
+    return entries.map(([name, entry]) => ({
+      name,
+      label: entry.label || entry.title || name,
+      description: entry.description || "",
+      defaults: entry.configuration || entry.defaultConfiguration || entry.pollerConfiguration || entry.default || entry,
+      enabledByDefault: Boolean(entry.enabledByDefault ?? entry.default === true),
+    }));
+  }
+
+  function resourceChooser(catalog, chosen) {
+    const wrap = h("fieldset", { class: "resources", dataset: { field: "configuration.event.poller.configuration" } });
+    wrap.append(h("legend", {}, "Resources to poll"));
+    wrap.append(h("p", { class: "hint" }, "Tick each resource to poll. Its poller configuration starts from the catalog's default; open Advanced to change it."));
+    const known = new Map(catalog.map((entry) => [entry.name, entry]));
+    // Resources in the instance but not in the catalog are kept (the body allows any hub URL).
+    for (const name of Object.keys(chosen || {})) {
+      if (!known.has(name)) known.set(name, { name, label: name, description: "", defaults: chosen[name] });
+    }
+    const rows = [];
+    for (const entry of known.values()) {
+      const isChosen = chosen ? Object.hasOwn(chosen, entry.name) : false;
+      const config = isChosen ? chosen[entry.name] : entry.defaults;
+      const check = field({
+        label: entry.label,
+        name: `resource-${entry.name}`,
+        type: "checkbox",
+        value: isChosen,
+        hint: entry.description || undefined,
+      });
+      check.input.dataset.resource = entry.name;
+      const editor = field({
+        label: `${entry.name} poller configuration (JSON)`,
+        name: `resource-json-${entry.name}`,
+        type: "textarea",
+        value: JSON.stringify(config, null, 2),
+        apiField: `configuration.event.poller.configuration.${entry.name}`,
+      });
+      editor.input.classList.add("code");
+      const details = h("details", { class: "advanced" }, h("summary", {}, `Advanced: ${entry.name}`), editor.wrap);
+      rows.push(h("div", { class: "resource" }, check.wrap, details));
+    }
+    append(wrap, rows);
+    const error = h("p", { class: "field-error" });
+    wrap.append(error);
+    return wrap;
+  }
+
+  /** Each ticked resource's JSON; errors are put next to the editor that has them. */
+  function readResources(fieldset) {
+    const config = {};
+    const errors = [];
+    for (const check of fieldset.querySelectorAll("input[data-resource]")) {
+      if (!check.checked) continue;
+      const name = check.dataset.resource;
+      const textarea = fieldset.querySelector(`textarea[name="resource-json-${CSS.escape(name)}"]`);
+      try {
+        const value = JSON.parse(textarea.value);
+        if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("must be a JSON object");
+        config[name] = value;
+      } catch (err) {
+        errors.push({ field: `configuration.event.poller.configuration.${name}`, problem: `is not valid JSON: ${err.message}` });
+      }
+    }
+    return { config, errors };
+  }
+
+  async function viewForm(instanceId) {
+    const gen = generation;
+    const editing = instanceId !== null;
+    const title = editing ? "Edit instance" : "New instance";
+    view(title, h("h1", {}, title), h("p", { class: "loading" }, "Loading…"));
+    let catalog = [];
+    let instance = null;
+    try {
+      [catalog, instance] = await Promise.all([
+        loadCatalog().catch((err) => {
+          toast(`The resource catalog did not load: ${err.message}`, "error");
+          return [];
+        }),
+        editing ? api("GET", `instances/${encodeURIComponent(instanceId)}`) : Promise.resolve(null),
+      ]);
+    } catch (err) {
+      if (!isCurrent(gen)) return;
+      view(title, h("h1", {}, title), h("p", { class: "form-error", role: "alert" }, err.message));
+      return;
+    }
+    if (!isCurrent(gen)) return;
+    const config = instance?.configuration || {};
+    const secretHint = editing ? "Leave blank to keep the current value." : undefined;
+    const secretValue = (key) => (config[key] === MASK ? "" : config[key]);
+
+    const name = field({ label: "Name", name: "name", apiField: "name", value: instance?.name ?? "", required: true });
+    const tags = field({
+      label: "Tags",
+      name: "tags",
+      apiField: "tags",
+      value: (instance?.tags || []).filter(Boolean).join(", "),
+      hint: "Comma separated.",
+    });
+
+    const legacy = Boolean(config["username"] || (config["store.url"] && !config["store.hash"]));
+    const modeToken = h("input", { type: "radio", name: "auth-mode", id: uid("mode-token"), value: "token", checked: !legacy });
+    const modeLegacy = h("input", { type: "radio", name: "auth-mode", id: uid("mode-legacy"), value: "legacy", checked: legacy });
+    const storeHash = field({
+      label: "Store hash",
+      name: "store.hash",
+      apiField: "configuration.store.hash",
+      value: config["store.hash"] ?? "",
+      hint: "The part after /stores/ in the API path, e.g. abc123.",
+      autocomplete: "off",
+    });
+    const accessToken = field({
+      label: "Access token",
+      name: "access.token",
+      type: "password",
+      apiField: "configuration.access.token",
+      hint: secretHint,
+      autocomplete: "off",
+    });
+    const storeUrl = field({
+      label: "Store URL",
+      name: "store.url",
+      type: "url",
+      apiField: "configuration.store.url",
+      value: config["store.url"] ?? "",
+      hint: "e.g. https://store-abc123.mybigcommerce.com/api/v2",
+    });
+    const username = field({
+      label: "Username",
+      name: "username",
+      apiField: "configuration.username",
+      value: secretValue("username") ?? "",
+      autocomplete: "off",
+    });
+    const password = field({
+      label: "Password",
+      name: "password",
+      type: "password",
+      apiField: "configuration.password",
+      hint: secretHint,
+      autocomplete: "off",
+    });
+    const tokenGroup = h("div", { class: "cred-group" }, storeHash.wrap, accessToken.wrap);
+    const legacyGroup = h("div", { class: "cred-group" }, storeUrl.wrap, username.wrap, password.wrap);
+    const syncMode = () => {
+      tokenGroup.hidden = modeLegacy.checked;
+      legacyGroup.hidden = !modeLegacy.checked;
+    };
+    modeToken.addEventListener("change", syncMode);
+    modeLegacy.addEventListener("change", syncMode);
+    syncMode();
+    const credentials = h(
+      "fieldset",
+      { class: "credentials" },
+      h("legend", {}, "Store credentials"),
+      h(
+        "div",
+        { class: "radios" },
+        h("span", {}, modeToken, h("label", { for: modeToken.id }, "API token (store hash + access token)")),
+        h("span", {}, modeLegacy, h("label", { for: modeLegacy.id }, "Legacy (store URL + username + password)")),
+      ),
+      tokenGroup,
+      legacyGroup,
+    );
+
+    const enabled = field({
+      label: "Events",
+      name: "events",
+      type: "checkbox",
+      apiField: "configuration.event.notification.enabled",
+      value: editing ? eventsEnabled(instance) : true,
+      hint: "Poll the store and send each change to the callback URL.",
+      role: "switch",
+    });
+    const callback = field({
+      label: "Callback URL",
+      name: "callback",
+      type: "url",
+      apiField: "configuration.event.notification.callback.url",
+      value: config["event.notification.callback.url"] ?? "",
+      hint: "Where each event is POSTed (https).",
+    });
+    const signatureKey = field({
+      label: "Signature key",
+      name: "signature.key",
+      type: "password",
+      apiField: "configuration.event.notification.signature.key",
+      hint: editing
+        ? "Leave blank to keep the current value."
+        : "Optional: signs each event in the Elements-Webhook-Signature header.",
+      autocomplete: "off",
+    });
+    const refresh = field({
+      label: "Refresh interval (minutes)",
+      name: "refresh",
+      type: "number",
+      apiField: "configuration.event.poller.refresh_interval",
+      value: config["event.poller.refresh_interval"] ?? instance?.refreshMinutes ?? "",
+      hint: "Blank uses the default.",
+      min: 1,
+      step: 1,
+      inputmode: "numeric",
+    });
+    const backfill = field({
+      label: "Backfill since (optional)",
+      name: "backfill",
+      type: "datetime-local",
+      apiField: "configuration.event.poller.backfill_since",
+      hint: "The first poll also emits what changed since then (your local time).",
+    });
+    const chosen = editing ? parsePollerConfig(config["event.poller.configuration"]) : null;
+    const resources = resourceChooser(catalog, chosen);
+    if (!editing) {
+      // A new instance starts with the catalog's default resources ticked (or the first one).
+      const checks = [...resources.querySelectorAll("input[data-resource]")];
+      const defaults = catalog.filter((c) => c.enabledByDefault).map((c) => c.name);
+      for (const check of checks) check.checked = defaults.includes(check.dataset.resource);
+    }
+
+    const summary = h("div", { class: "error-summary", role: "alert", tabindex: "-1", hidden: true });
+    const submit = h("button", { type: "submit", class: "primary" }, editing ? "Save changes" : "Create Instance");
+    const form = h(
+      "form",
+      { class: "card instance-form", novalidate: true },
+      summary,
+      h("fieldset", {}, h("legend", {}, "Instance"), name.wrap, tags.wrap),
+      credentials,
+      h("fieldset", {}, h("legend", {}, "Events"), enabled.wrap, callback.wrap, signatureKey.wrap, refresh.wrap, editing ? null : backfill.wrap),
+      resources,
+      h(
+        "div",
+        { class: "actions" },
+        submit,
+        h("a", { class: "button", href: editing ? `#/instances/${encodeURIComponent(instanceId)}` : "#/" }, "Cancel"),
+      ),
+    );
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const configuration = {};
+      const put = (key, value) => {
+        if (value !== "" && value !== undefined) configuration[key] = value;
+      };
+      if (modeLegacy.checked) {
+        put("store.url", storeUrl.input.value.trim());
+        put("username", username.input.value.trim());
+        put("password", password.input.value);
+      } else {
+        put("store.hash", storeHash.input.value.trim());
+        put("access.token", accessToken.input.value.trim());
+      }
+      configuration["event.notification.enabled"] = enabled.input.checked;
+      put("event.notification.callback.url", callback.input.value.trim());
+      put("event.notification.signature.key", signatureKey.input.value);
+      const minutes = refresh.input.value.trim();
+      configuration["event.poller.refresh_interval"] = minutes === "" ? "" : Number(minutes);
+      if (!editing && backfill.input.value) {
+        configuration["event.poller.backfill_since"] = new Date(backfill.input.value).toISOString();
+      }
+      const { config: pollerConfig, errors } = readResources(resources);
+      configuration["event.poller.configuration"] = pollerConfig;
+      const local = [...errors];
+      if (!name.input.value.trim()) local.push({ field: "name", problem: "is required" });
+      if (local.length) {
+        showErrors(form, summary, local);
+        return;
+      }
+      const body = {
+        name: name.input.value.trim(),
+        tags: tags.input.value
+          .split(",")
+          .map((t) => t.trim())
+          .filter(Boolean),
+        configuration,
+      };
+      submit.disabled = true;
+      try {
+        if (editing) {
+          await api("PATCH", `instances/${encodeURIComponent(instanceId)}`, body);
+          toast("Instance saved.");
+          window.location.hash = `#/instances/${encodeURIComponent(instanceId)}`;
+        } else {
+          const created = await api("POST", "instances", { element: { key: "bigcommerce" }, ...body });
+          showCreated(created);
+        }
+      } catch (err) {
+        showErrors(form, summary, err.errors, err.message);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+
+    view(title, h("h1", {}, title), form);
+  }
+
+  /** The instance token and signing secret are returned once: show them before moving on. */
+  function showCreated(created) {
+    const id = created.id ?? created.instanceId;
+    const secret = (label, value) => {
+      if (!value) return null;
+      const out = h("code", { class: "secret" }, value);
+      return h(
+        "div",
+        { class: "secret-row" },
+        h("dt", {}, label),
+        h(
+          "dd",
+          {},
+          out,
+          h(
+            "button",
+            {
+              type: "button",
+              class: "small",
+              onclick: async () => {
+                try {
+                  await navigator.clipboard.writeText(value);
+                  toast(`${label} copied.`);
+                } catch {
+                  window.getSelection().selectAllChildren(out);
+                  toast("Selected: press Ctrl+C to copy.");
+                }
+              },
+            },
+            `Copy ${label.toLowerCase()}`,
+          ),
+        ),
+      );
+    };
+    view(
+      "Instance created",
+      h("h1", {}, "Instance created"),
+      h(
+        "section",
+        { class: "card created", "aria-labelledby": "created-note" },
+        h("p", { id: "created-note", class: "warning" }, "Save these now: the token and the signing secret are shown only once."),
+        h(
+          "dl",
+          {},
+          secret("Instance id", String(id)),
+          secret("Instance token", created.token),
+          secret("Signing secret", created.signingSecret),
+        ),
+        h("div", { class: "actions" }, h("a", { class: "button primary", href: `#/instances/${encodeURIComponent(id)}` }, "Open the instance")),
+      ),
+    );
+    focusHeading();
+  }
+
+  // ---------------------------------------------------------------- instance page
+
+  async function viewInstance(id) {
+    const gen = generation;
+    const path = `instances/${encodeURIComponent(id)}`;
+    view("Instance", h("h1", {}, "Instance"), h("p", { class: "loading" }, "Loading…"));
+    let instance;
+    try {
+      instance = await api("GET", path);
+    } catch (err) {
+      if (!isCurrent(gen)) return;
+      view("Instance", h("h1", {}, "Instance"), h("p", { class: "form-error", role: "alert" }, err.message), h("p", {}, h("a", { href: "#/" }, "Back to the instances")));
+      return;
+    }
+    if (!isCurrent(gen)) return;
+
+    const eventsSwitch = h("input", {
+      type: "checkbox",
+      role: "switch",
+      id: uid("events-switch"),
+      checked: eventsEnabled(instance),
+    });
+    eventsSwitch.addEventListener("change", async () => {
+      const on = eventsSwitch.checked;
+      eventsSwitch.disabled = true;
+      try {
+        await api(on ? "PUT" : "DELETE", `${path}/events/enabled`);
+        toast(on ? "Events turned on." : "Events turned off.");
+      } catch (err) {
+        eventsSwitch.checked = !on;
+        reportError(err, "Events were not changed");
+      } finally {
+        eventsSwitch.disabled = false;
+      }
+    });
+
+    const pollButton = h("button", { type: "button" }, "Poll now");
+    pollButton.addEventListener("click", async () => {
+      pollButton.disabled = true;
+      try {
+        await api("POST", `${path}/poll`);
+        toast("Poll started.");
+        setTimeout(() => isCurrent(gen) && refreshAll(), 1000);
+      } catch (err) {
+        reportError(err, "Poll now failed");
+      } finally {
+        pollButton.disabled = false;
+      }
+    });
+
+    const deleteButton = h("button", { type: "button", class: "danger" }, "Delete");
+    deleteButton.addEventListener("click", () => confirmDelete(instance, path, deleteButton));
+
+    const statusBox = h("div", { class: "status-box" }, h("p", { class: "loading" }, "Loading…"));
+    const log = eventLog(path, gen);
+
+    const refreshAll = async () => {
+      await Promise.all([loadStatus(), log.reload({ keepFocus: true })]);
+    };
+    const loadStatus = async () => {
+      try {
+        const status = await api("GET", `${path}/status`);
+        if (isCurrent(gen)) statusBox.replaceChildren(renderStatus(status || {}));
+      } catch (err) {
+        if (isCurrent(gen)) statusBox.replaceChildren(h("p", { class: "form-error" }, `Status: ${err.message}`));
+      }
+    };
+
+    const autoRefresh = h("input", { type: "checkbox", id: uid("auto"), checked: true });
+    const refreshButton = h("button", { type: "button", onclick: () => refreshAll() }, "Refresh");
+    const config = instance.configuration || {};
+    const name = instance.name || id;
+
+    view(
+      name,
+      h(
+        "div",
+        { class: "page-head" },
+        h("div", {}, h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Instances"), " / "), h("h1", {}, name)),
+        h(
+          "div",
+          { class: "toolbar", role: "group", "aria-label": "Instance actions" },
+          h("span", { class: "switch" }, eventsSwitch, h("label", { for: eventsSwitch.id }, "Events")),
+          pollButton,
+          h("a", { class: "button", href: `#/${path}/edit` }, "Edit"),
+          deleteButton,
+        ),
+      ),
+      h(
+        "dl",
+        { class: "facts" },
+        fact("Instance id", h("code", {}, String(instance.id ?? id))),
+        fact("Store", instanceStore(instance)),
+        fact("Callback URL", config["event.notification.callback.url"] || "—"),
+        fact("Refresh", `${instance.refreshMinutes ?? (config["event.poller.refresh_interval"] || "default")} min`),
+        fact("Tags", (instance.tags || []).filter(Boolean).join(", ") || "—"),
+        fact("Created", formatTime(instance.createdDate)),
+        instance.notificationsDisabledReason ? fact("Notifications off", instance.notificationsDisabledReason) : null,
+      ),
+      h(
+        "section",
+        { "aria-labelledby": "status-title" },
+        h(
+          "div",
+          { class: "section-head" },
+          h("h2", { id: "status-title" }, "Status"),
+          h("span", { class: "toolbar" }, h("span", { class: "check" }, autoRefresh, h("label", { for: autoRefresh.id }, "Auto-refresh")), refreshButton),
+        ),
+        statusBox,
+      ),
+      log.section,
+    );
+    loadStatus();
+    log.reload();
+    timers.push(
+      setInterval(() => {
+        if (autoRefresh.checked && !document.hidden && isCurrent(gen)) refreshAll();
+      }, AUTO_REFRESH_MS),
+    );
+  }
+
+  function fact(label, value) {
+    return h("div", {}, h("dt", {}, label), h("dd", {}, value));
+  }
+
+  function renderStatus(status) {
+    const c = counts24h(status);
+    const summary = h(
+      "dl",
+      { class: "facts stats" },
+      fact("Authentication", authBadge(status.authState)),
+      status.authError ? fact("Auth error", status.authError) : null,
+      fact("Delivered (24 h)", h("strong", { class: "delivered-24h" }, formatCount(c.delivered))),
+      fact("Failed (24 h)", h("strong", { class: "failed-24h" }, formatCount(c.failed))),
+    );
+    const resources = resourceStatuses(status);
+    if (!resources.length) return h("div", {}, summary, h("p", { class: "empty" }, "No resource has been polled yet."));
+    const table = h(
+      "table",
+      { class: "grid", "aria-label": "Status per resource" },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ["Resource", "Cursor", "Last poll start", "Last poll end", "Records read", "Events emitted", "Last error"].map((t) =>
+            h("th", { scope: "col" }, t),
+          ),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        resources.map(([name, r]) =>
+          h(
+            "tr",
+            { dataset: { resource: name } },
+            h("th", { scope: "row", "data-label": "Resource" }, name),
+            h("td", { "data-label": "Cursor" }, formatTime(r.cursor)),
+            h("td", { "data-label": "Last poll start" }, formatTime(r.lastPollStart)),
+            h("td", { "data-label": "Last poll end" }, formatTime(r.lastPollEnd)),
+            h("td", { "data-label": "Records read", class: "num" }, formatCount(r.recordsRead)),
+            h("td", { "data-label": "Events emitted", class: "num" }, formatCount(r.eventsEmitted)),
+            h("td", { "data-label": "Last error", class: r.lastError ? "error-text" : "" }, r.lastError || "—"),
+          ),
+        ),
+      ),
+    );
+    return h("div", {}, summary, h("div", { class: "table-wrap" }, table));
+  }
+
+  function confirmDelete(instance, path, opener) {
+    const name = instance.name || instance.id;
+    const dialog = h(
+      "dialog",
+      { class: "confirm", "aria-labelledby": "confirm-title" },
+      h(
+        "form",
+        { method: "dialog" },
+        h("h2", { id: "confirm-title" }, `Delete “${name}”?`),
+        h("p", {}, "Polling stops and the instance, its schedule and its event log are removed. This cannot be undone."),
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { value: "cancel", autofocus: true }, "Cancel"),
+          h("button", { value: "delete", class: "danger" }, "Delete instance"),
+        ),
+      ),
+    );
+    dialog.addEventListener("close", async () => {
+      dialog.remove();
+      if (dialog.returnValue !== "delete") {
+        opener.focus();
+        return;
+      }
+      try {
+        await api("DELETE", path);
+        toast(`Instance “${name}” deleted.`);
+        window.location.hash = "#/";
+      } catch (err) {
+        reportError(err, "Delete failed");
+      }
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  // ---------------------------------------------------------------- event log
+
+  function eventLog(instancePath, gen) {
+    const statusFilter = field({
+      label: "Status",
+      name: "status",
+      type: "select",
+      options: [["", "Any"], ...EVENT_STATUSES.map((s) => [s, s])],
+    });
+    const since = field({ label: "Since", name: "since", type: "datetime-local" });
+    const until = field({ label: "Until", name: "until", type: "datetime-local" });
+    const limit = field({ label: "Per page", name: "limit", type: "number", value: 25, min: 1, max: 100 });
+    const filters = h(
+      "form",
+      { class: "filters", "aria-label": "Event filters" },
+      statusFilter.wrap,
+      since.wrap,
+      until.wrap,
+      limit.wrap,
+      h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply filters")),
+    );
+    const replayButton = h("button", { type: "button" }, "Replay failed");
+    const body = h("tbody", {});
+    const table = h(
+      "table",
+      { class: "grid events", "aria-label": "Events" },
+      h(
+        "thead",
+        {},
+        h("tr", {}, ["Created", "Change", "Object", "Status", "Attempts", "Actions"].map((t) => h("th", { scope: "col" }, t))),
+      ),
+      body,
+    );
+    const empty = h("p", { class: "empty", hidden: true }, "No events match.");
+    const more = h("button", { type: "button", hidden: true }, "Load more");
+    const section = h(
+      "section",
+      { "aria-labelledby": "events-title" },
+      h("div", { class: "section-head" }, h("h2", { id: "events-title" }, "Event log"), replayButton),
+      filters,
+      h("div", { class: "table-wrap" }, table),
+      empty,
+      more,
+    );
+    const expanded = new Set();
+    let nextToken = null;
+
+    const query = (token) => {
+      const params = new URLSearchParams();
+      if (statusFilter.input.value) params.set("status", statusFilter.input.value);
+      if (since.input.value) params.set("since", new Date(since.input.value).toISOString());
+      if (until.input.value) params.set("until", new Date(until.input.value).toISOString());
+      if (limit.input.value) params.set("limit", limit.input.value);
+      if (token) params.set("nextToken", token);
+      return `${instancePath}/events?${params}`;
+    };
+
+    async function reload({ keepFocus = false } = {}) {
+      // Auto-refresh must not pull the row out from under a keyboard user.
+      if (keepFocus && section.contains(document.activeElement) && document.activeElement !== document.body) return;
+      try {
+        const data = await api("GET", query(null));
+        if (!isCurrent(gen)) return;
+        body.replaceChildren();
+        addRows(data);
+      } catch (err) {
+        if (isCurrent(gen)) reportError(err, "The event log did not load");
+      }
+    }
+
+    function addRows(data) {
+      const events = listOf(data, "events", "items");
+      nextToken = data?.nextToken || null;
+      for (const event of events) body.append(...eventRows(event));
+      empty.hidden = body.children.length > 0;
+      more.hidden = !nextToken;
+    }
+
+    function eventRows(event) {
+      const id = event.eventId ?? event.id;
+      const attempts = Array.isArray(event.attempts) ? event.attempts : null;
+      const attemptCount = attempts ? attempts.length : event.attemptCount ?? event.attemptsCount;
+      const detailsId = `attempts-${id}`;
+      const detailCell = h("td", { colspan: 6 });
+      const detailRow = h("tr", { class: "attempts-row", id: detailsId, hidden: true }, detailCell);
+      const toggle = h(
+        "button",
+        { type: "button", class: "small", "aria-expanded": "false", "aria-controls": detailsId },
+        "Attempts",
+      );
+      const show = async (open) => {
+        toggle.setAttribute("aria-expanded", String(open));
+        detailRow.hidden = !open;
+        if (open) expanded.add(id);
+        else expanded.delete(id);
+        if (!open) return;
+        detailCell.replaceChildren(h("p", { class: "loading" }, "Loading attempts…"));
+        try {
+          const detail = await api("GET", `${instancePath}/events/${encodeURIComponent(id)}`);
+          detailCell.replaceChildren(renderAttempts(detail || event));
+        } catch (err) {
+          detailCell.replaceChildren(h("p", { class: "form-error" }, err.message));
+        }
+      };
+      toggle.addEventListener("click", () => show(toggle.getAttribute("aria-expanded") !== "true"));
+      const actions = h("td", { "data-label": "Actions", class: "row-actions" }, toggle);
+      if (event.status === "failed") {
+        const retry = h("button", { type: "button", class: "small" }, "Retry");
+        retry.setAttribute("aria-label", `Retry event ${id}`);
+        retry.addEventListener("click", async () => {
+          retry.disabled = true;
+          try {
+            await api("POST", `${instancePath}/events/${encodeURIComponent(id)}/retry`);
+            toast("Event queued for another delivery.");
+            await reload();
+            // Keep the keyboard user near the row they acted on.
+            const again = body.querySelector(`tr[data-event-id="${CSS.escape(id)}"] button`);
+            if (again) again.focus();
+          } catch (err) {
+            retry.disabled = false;
+            reportError(err, "Retry failed");
+          }
+        });
+        actions.append(retry);
+      }
+      const statusKind = { delivered: "ok", failed: "bad", retrying: "warn" }[event.status] || "muted";
+      const row = h(
+        "tr",
+        { dataset: { eventId: id, status: event.status || "" } },
+        h("td", { "data-label": "Created" }, formatTime(event.createdAt || event.emittedAt)),
+        h("td", { "data-label": "Change" }, event.eventType || "—"),
+        h("td", { "data-label": "Object" }, `${event.objectType || "?"} ${event.objectId ?? ""}`.trim()),
+        h("td", { "data-label": "Status" }, badge(event.status || "unknown", statusKind)),
+        h("td", { "data-label": "Attempts", class: "num" }, formatCount(attemptCount)),
+        actions,
+      );
+      if (expanded.has(id)) show(true);
+      return [row, detailRow];
+    }
+
+    filters.addEventListener("submit", (e) => {
+      e.preventDefault();
+      reload();
+    });
+    more.addEventListener("click", async () => {
+      more.disabled = true;
+      try {
+        addRows(await api("GET", query(nextToken)));
+      } catch (err) {
+        reportError(err, "More events did not load");
+      } finally {
+        more.disabled = false;
+      }
+    });
+    replayButton.addEventListener("click", async () => {
+      replayButton.disabled = true;
+      try {
+        const result = await api("POST", `${instancePath}/events/replay`, {});
+        const n = pick(result || {}, "replayed", "count", "queued");
+        toast(n === undefined ? "Failed events queued again." : `${n} failed event(s) queued again.`);
+        await reload();
+      } catch (err) {
+        reportError(err, "Replay failed");
+      } finally {
+        replayButton.disabled = false;
+      }
+    });
+    return { section, reload };
+  }
+
+  function renderAttempts(event) {
+    const attempts = Array.isArray(event.attempts) ? event.attempts : [];
+    const facts = h(
+      "dl",
+      { class: "facts" },
+      fact("Event id", h("code", {}, String(event.eventId ?? event.id ?? "—"))),
+      fact("Changed at", formatTime(event.changedAt)),
+    );
+    if (!attempts.length) return h("div", { class: "attempts" }, facts, h("p", { class: "empty" }, "Not attempted yet."));
+    return h(
+      "div",
+      { class: "attempts" },
+      facts,
+      h(
+        "table",
+        { class: "grid inner", "aria-label": "Delivery attempts" },
+        h("thead", {}, h("tr", {}, ["At", "HTTP status", "Latency", "Error"].map((t) => h("th", { scope: "col" }, t)))),
+        h(
+          "tbody",
+          {},
+          attempts.map((a) =>
+            h(
+              "tr",
+              {},
+              h("td", { "data-label": "At" }, formatTime(a.at)),
+              h("td", { "data-label": "HTTP status" }, formatCount(a.statusCode)),
+              h("td", { "data-label": "Latency", class: "num" }, a.latencyMs === undefined || a.latencyMs === null ? "—" : `${a.latencyMs} ms`),
+              h("td", { "data-label": "Error", class: a.error ? "error-text" : "" }, a.error || "—"),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  // ---------------------------------------------------------------- start
+
+  document.getElementById("sign-out").addEventListener("click", () => {
+    session.clear();
+    window.location.hash = "#/signin";
+    route();
+  });
+  document.getElementById("skip-link").addEventListener("click", (event) => {
+    // The hash is the router's; move focus without touching it.
+    event.preventDefault();
+    main.focus();
+  });
+  window.addEventListener("hashchange", route);
+  route();
+})();
