@@ -671,8 +671,8 @@
       h(
         "div",
         { class: "radios" },
-        h("span", {}, modeToken, h("label", { for: modeToken.id }, "API token (store hash + access token)")),
-        h("span", {}, modeLegacy, h("label", { for: modeLegacy.id }, "Legacy (store URL + username + password)")),
+        h("span", {}, modeToken, h("label", { for: modeToken.id }, "API account (token)")),
+        h("span", {}, modeLegacy, h("label", { for: modeLegacy.id }, "Legacy API account (basic auth)")),
       ),
       tokenGroup,
       legacyGroup,
@@ -710,7 +710,7 @@
       name: "refresh",
       type: "number",
       apiField: "configuration.event.poller.refresh_interval",
-      value: config["event.poller.refresh_interval"] ?? instance?.refreshMinutes ?? "",
+      value: config["event.poller.refresh_interval"] ?? instance?.refreshInterval ?? "",
       hint: "Blank uses the default.",
       min: 1,
       step: 1,
@@ -763,6 +763,11 @@
       } else {
         put("store.hash", storeHash.input.value.trim());
         put("access.token", accessToken.input.value.trim());
+      }
+      if (editing) {
+        // Switching credential kind: PATCH removes a key given as null.
+        const unused = modeLegacy.checked ? ["store.hash", "access.token"] : ["store.url", "username", "password"];
+        for (const key of unused) if (key in config) configuration[key] = null;
       }
       configuration["event.notification.enabled"] = enabled.input.checked;
       put("event.notification.callback.url", callback.input.value.trim());
@@ -956,7 +961,7 @@
         fact("Instance id", h("code", {}, String(instance.id ?? id))),
         fact("Store", instanceStore(instance)),
         fact("Callback URL", config["event.notification.callback.url"] || "—"),
-        fact("Refresh", `${instance.refreshMinutes ?? (config["event.poller.refresh_interval"] || "default")} min`),
+        fact("Refresh", refreshText(instance)),
         fact("Tags", (instance.tags || []).filter(Boolean).join(", ") || "—"),
         fact("Created", formatTime(instance.createdDate)),
         instance.notificationsDisabledReason ? fact("Notifications off", instance.notificationsDisabledReason) : null,
@@ -981,6 +986,11 @@
         if (autoRefresh.checked && !document.hidden && isCurrent(gen)) refreshAll();
       }, AUTO_REFRESH_MS),
     );
+  }
+
+  function refreshText(instance) {
+    const minutes = instance.refreshInterval ?? instance.refreshMinutes ?? instance.configuration?.["event.poller.refresh_interval"];
+    return minutes === undefined || minutes === "" ? "default" : `every ${minutes} min`;
   }
 
   function fact(label, value) {
