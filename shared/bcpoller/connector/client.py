@@ -1,0 +1,375 @@
+"""Paged reads from one BigCommerce store, one client per poll.
+
+Every request goes through the shared ``RateGovernor`` (so a poll never draws 429s by
+itself) and through one tenacity retry policy: 5xx, timeouts and connection errors back
+off exponentially with jitter, 429s wait what the store says, and no wait is started that
+would end past the poll's deadline. 401/403 are never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+
+from bcpoller.connector.credentials import StoreCredentials, store_message
+from bcpoller.connector.errors import (
+    AuthenticationError,
+    CredentialsError,
+    DeadlineExceeded,
+    RateLimited,
+    StoreError,
+)
+from bcpoller.connector.governor import RESET_MS, RateGovernor
+
+if TYPE_CHECKING:
+    from bcpoller.config.catalog import CatalogEntry
+    from bcpoller.config.hub import NativeRequest
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 250
+DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+# A read of more pages than this is a store gone wrong, not a busy store: 250 * 2,000
+# records is far beyond one poll's time anyway, and the next poll continues.
+MAX_PAGES = 2000
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[dict[str, Any]]
+    page_number: int
+    is_last: bool
+
+
+class _Retryable(Exception):
+    """A response worth retrying (5xx or 429); carries it for the wait and the last error."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class _Throttled(_Retryable):
+    pass
+
+
+@dataclass(frozen=True)
+class _Native:
+    """What is actually sent for a request: the path under the credentials' base, the
+    query, and whether the store sorts it by updated time itself."""
+
+    path: str
+    params: dict[str, str]
+    api: str
+    server_sorted: bool
+
+
+class BigCommerceClient:
+    """Reads one store. Use as a context manager so the connection pool is closed."""
+
+    def __init__(
+        self,
+        creds: StoreCredentials,
+        *,
+        governor: RateGovernor | None = None,
+        deadline: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        max_attempts: int = 6,
+        max_429_attempts: int = 10,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 20.0,
+    ) -> None:
+        self.creds = creds
+        self.governor = governor or RateGovernor(sleep=sleep, clock=clock)
+        self.deadline = deadline
+        self.requests_made = 0
+        self._sleep = sleep
+        self._clock = clock
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._max_429_attempts = max_429_attempts
+        self._backoff = wait_exponential_jitter(
+            initial=backoff_initial, max=backoff_max, jitter=backoff_initial
+        )
+        headers = {"Accept": "application/json", **creds.auth_headers()}
+        self._http = httpx.Client(
+            base_url=creds.base_url,
+            headers=headers,
+            auth=creds.basic_auth(),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> BigCommerceClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def store_time(self) -> datetime:
+        """The store's clock: the poll's "now" and upper bound, never the Lambda's."""
+        response = self._get(self.creds.api_path("/v2/time"), {})
+        try:
+            return datetime.fromtimestamp(int(response.json()["time"]), UTC)
+        except (ValueError, KeyError, TypeError):
+            raise StoreError("the store's /v2/time answered an unexpected body", path="/v2/time") from None
+
+    def check_credentials(self) -> None:
+        """The cheapest proof that the credentials work: the clock plus one authenticated
+        read of one order (orders exist on every plan and in both auth modes)."""
+        self.store_time()
+        self._get(self.creds.api_path("/v2/orders"), {"limit": "1"})
+
+    def iter_pages(self, request: NativeRequest, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[Page]:
+        """Every record of the request's resource with updated time >= its lower bound,
+        ascending by updated time, one page at a time; the last page has ``is_last``."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size: must be 1..{MAX_PAGE_SIZE}, got {page_size}")
+        native = self._native(request)
+        pages = self._read_pages(native, request.entry, page_size)
+        if native.server_sorted:
+            yield from pages
+            return
+        # The store cannot sort this resource by updated time (no sort parameter, or the
+        # legacy v2 twin): sort the whole (already filtered) result here, because the
+        # poller checkpoints page by page and must never see a later time before an
+        # earlier one.
+        records = [record for page in pages for record in page.records]
+        updated = request.entry.updated_field
+        if updated:
+            records.sort(key=lambda r: (_record_time(r, updated), _sortable_id(r, request.entry.id_field)))
+        chunks = [records[i : i + page_size] for i in range(0, len(records), page_size)] or [[]]
+        for number, chunk in enumerate(chunks, start=1):
+            yield Page(records=chunk, page_number=number, is_last=number == len(chunks))
+
+    def _native(self, request: NativeRequest) -> _Native:
+        entry = request.entry
+        sort_keys = {"sort", "direction"}
+        legacy = bool(getattr(request, "legacy", False))
+        if self.creds.mode == "basic" and entry.api != "v2" and not legacy:
+            # A v3 request with legacy credentials: only the entry's v2 twin is reachable.
+            legacy_path = entry.legacy_v2_path
+            if not legacy_path:
+                raise CredentialsError(
+                    [
+                        (
+                            "access.token",
+                            f"resource {entry.name} is only in BigCommerce's v3 API, which legacy "
+                            "basic auth cannot reach: give store.hash + access.token",
+                        )
+                    ]
+                )
+            params: dict[str, str] = {}
+            if entry.legacy_v2_filter_param and request.lower_bound is not None:
+                params[entry.legacy_v2_filter_param] = format_datetime(
+                    request.lower_bound.astimezone(UTC).replace(microsecond=0)
+                )
+            return _Native(
+                self.creds.api_path(legacy_path), params, "v2", server_sorted=entry.filter_param is None
+            )
+        params = {k: str(v) for k, v in request.params.items()}
+        api = "v2" if legacy or request.path.startswith("/v2/") else entry.api
+        sorted_by_store = entry.filter_param is None or any(k in params for k in sort_keys)
+        return _Native(self.creds.api_path(request.path), params, api, server_sorted=sorted_by_store)
+
+    def _read_pages(self, native: _Native, entry: CatalogEntry, page_size: int) -> Iterator[Page]:
+        seen: set[Any] = set()
+        first_total_pages: int | None = None
+        page = 1
+        while True:
+            response = self._get(native.path, {**native.params, "page": str(page), "limit": str(page_size)})
+            records, total_pages, has_next = _parse_page(response, native.api, native.path)
+            if native.api == "v2":
+                is_last = len(records) < page_size
+            else:
+                if first_total_pages is None and total_pages is not None:
+                    first_total_pages = total_pages
+                # Never more pages than the store first announced: records added during the
+                # read are newer than the cursor anyway, and the next poll reads them.
+                bounds = [t for t in (first_total_pages, total_pages) if t is not None]
+                if bounds:
+                    is_last = page >= min(bounds) or not records
+                else:
+                    is_last = not has_next or len(records) < page_size
+            keys = [_record_key(r, entry) for r in records]
+            if records and all(k in seen for k in keys):
+                logger.warning(
+                    "store repeated a page: ending the read",
+                    extra={"path": native.path, "page": page, "records": len(records)},
+                )
+                yield Page(records=[], page_number=page, is_last=True)
+                return
+            if not is_last and page >= MAX_PAGES:
+                logger.warning(
+                    "read reached the page cap: ending it", extra={"path": native.path, "page": page}
+                )
+                is_last = True
+            seen.update(keys)
+            yield Page(records=records, page_number=page, is_last=is_last)
+            if is_last:
+                return
+            page += 1
+
+    # -- one request, governed and retried ------------------------------------------------
+
+    def _get(self, path: str, params: dict[str, str]) -> httpx.Response:
+        retrying = Retrying(
+            retry=retry_if_exception_type((_Retryable, httpx.TimeoutException, httpx.TransportError)),
+            wait=self._wait,
+            stop=self._stop,
+            sleep=self._sleep,
+            retry_error_callback=lambda state: self._give_up(state, path),
+        )
+        result: httpx.Response = retrying(self._send_once, path, params)
+        return result
+
+    def _send_once(self, path: str, params: dict[str, str]) -> httpx.Response:
+        self.governor.before_request(self.deadline)
+        self.requests_made += 1
+        response = self._http.get(path, params=params, timeout=self._request_timeout())
+        self.governor.after_response(response.headers)
+        status = response.status_code
+        if status == 429:
+            raise _Throttled(response)
+        if status >= 500:
+            raise _Retryable(response)
+        if status in (401, 403):
+            raise AuthenticationError(store_message(response), status=status, path=path)
+        if status >= 400:
+            raise StoreError(store_message(response), status=status, path=path)
+        return response
+
+    def _request_timeout(self) -> httpx.Timeout:
+        if self.deadline is None:
+            return self._timeout
+        # A request never hangs much past the poll's end: its read timeout shrinks with it.
+        left = max(self.deadline - self._clock(), 1.0)
+        read = self._timeout.read if self._timeout.read is not None else left
+        return httpx.Timeout(self._timeout.connect, read=min(read, left), write=self._timeout.write, pool=5.0)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Throttled):
+            reset_ms = exc.response.headers.get(RESET_MS)
+            try:
+                return max(float(reset_ms) / 1000.0, 0.0) + 0.02 if reset_ms is not None else 1.0
+            except ValueError:
+                return 1.0
+        return float(self._backoff(state))
+
+    def _stop(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        limit = self._max_429_attempts if isinstance(exc, _Throttled) else self._max_attempts
+        if state.attempt_number >= limit:
+            return True
+        return self.deadline is not None and self._clock() + (state.upcoming_sleep or 0.0) > self.deadline
+
+    def _give_up(self, state: RetryCallState, path: str) -> httpx.Response:
+        exc = state.outcome.exception() if state.outcome else None
+        deadline_hit = (
+            self.deadline is not None and self._clock() + (state.upcoming_sleep or 0.0) > self.deadline
+        )
+        if isinstance(exc, _Retryable):
+            status = exc.response.status_code
+            message = store_message(exc.response)
+            if deadline_hit:
+                raise DeadlineExceeded(
+                    f"retrying would pass the poll's deadline: {message}", status=status, path=path
+                )
+            if isinstance(exc, _Throttled):
+                raise RateLimited(
+                    f"still rate-limited after {state.attempt_number} attempts", status=429, path=path
+                )
+            raise StoreError(f"{message} after {state.attempt_number} attempts", status=status, path=path)
+        reason = type(exc).__name__ if exc else "unknown error"
+        if deadline_hit:
+            raise DeadlineExceeded(f"retrying would pass the poll's deadline: {reason}", path=path)
+        raise StoreError(f"store unreachable: {reason} after {state.attempt_number} attempts", path=path)
+
+
+def _parse_page(
+    response: httpx.Response, api: str, path: str
+) -> tuple[list[dict[str, Any]], int | None, bool]:
+    """(records, total_pages or None, whether a next page is announced)."""
+    if response.status_code == 204 or not response.content.strip():
+        return [], None, False
+    try:
+        body = response.json()
+    except ValueError:
+        raise StoreError(
+            "the store answered a page that is not JSON", status=response.status_code, path=path
+        ) from None
+    if api == "v2":
+        if not isinstance(body, list):
+            raise StoreError("the store answered a v2 page that is not a list", path=path)
+        return [r for r in body if isinstance(r, dict)], None, False
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise StoreError("the store answered a v3 page without a data list", path=path)
+    pagination = (body.get("meta") or {}).get("pagination") or {}
+    total = pagination.get("total_pages")
+    links = pagination.get("links") or {}
+    return (
+        [r for r in body["data"] if isinstance(r, dict)],
+        int(total) if isinstance(total, int | float) else None,
+        bool(links.get("next")),
+    )
+
+
+def _dig(record: dict[str, Any], dotted: str | None) -> Any:
+    value: Any = record
+    for part in (dotted or "").split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _record_key(record: dict[str, Any], entry: CatalogEntry) -> tuple[str, str]:
+    return str(_dig(record, entry.id_field)), str(
+        _dig(record, entry.updated_field) if entry.updated_field else ""
+    )
+
+
+def _sortable_id(record: dict[str, Any], id_field: str | None) -> tuple[int, str]:
+    value = _dig(record, id_field)
+    return (value, "") if isinstance(value, int) else (0, str(value))
+
+
+def parse_record_time(value: Any) -> datetime | None:
+    """A record's date as BigCommerce writes it: ISO 8601 (v3) or RFC 2822 (v2)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _record_time(record: dict[str, Any], field: str) -> datetime:
+    # A record whose date cannot be read sorts last, so it never holds back the ones after it.
+    return parse_record_time(_dig(record, field)) or _FAR_FUTURE
