@@ -516,7 +516,9 @@
     return entries.map(([name, entry]) => ({
       name,
       label: entry.label || entry.title || name,
-      description: entry.description || "",
+      description: [entry.description, entry.legacyAuth === false ? "API account (token) only" : ""]
+        .filter(Boolean)
+        .join(" · "),
       defaults: entry.configuration || entry.defaultConfiguration || entry.pollerConfiguration || entry.default || entry,
       enabledByDefault: Boolean(entry.enabledByDefault ?? entry.default === true),
     }));
@@ -924,7 +926,7 @@
     const log = eventLog(path, gen);
 
     const refreshAll = async () => {
-      await Promise.all([loadStatus(), log.reload({ keepFocus: true })]);
+      await Promise.all([loadStatus(), log.reload()]);
     };
     const loadStatus = async () => {
       try {
@@ -1125,6 +1127,7 @@
       more,
     );
     const expanded = new Set();
+    const bodies = new Map();
     let nextToken = null;
 
     const query = (token) => {
@@ -1137,14 +1140,23 @@
       return `${instancePath}/events?${params}`;
     };
 
-    async function reload({ keepFocus = false } = {}) {
-      // Auto-refresh must not pull the row out from under a keyboard user.
-      if (keepFocus && section.contains(document.activeElement) && document.activeElement !== document.body) return;
+    async function reload() {
       try {
         const data = await api("GET", query(null));
         if (!isCurrent(gen)) return;
+        // Re-rendering must not pull focus out from under a keyboard user: note which
+        // row's control had it and give it to the same control of the new row.
+        const focused = body.contains(document.activeElement) ? document.activeElement : null;
+        const focusRow = focused?.closest("tr[data-event-id]")?.dataset.eventId;
+        const focusAction = focused?.dataset.action;
         body.replaceChildren();
         addRows(data);
+        if (focusRow) {
+          const row = body.querySelector(`tr[data-event-id="${CSS.escape(focusRow)}"]`);
+          const target =
+            row?.querySelector(`button[data-action="${focusAction}"]`) || row?.querySelector("button");
+          if (target) target.focus();
+        }
       } catch (err) {
         if (isCurrent(gen)) reportError(err, "The event log did not load");
       }
@@ -1160,14 +1172,20 @@
 
     function eventRows(event) {
       const id = event.eventId ?? event.id;
-      const attempts = Array.isArray(event.attempts) ? event.attempts : null;
-      const attemptCount = attempts ? attempts.length : event.attemptCount ?? event.attemptsCount;
+      const attempts = Array.isArray(event.attempts) ? event.attempts : [];
       const detailsId = `attempts-${id}`;
       const detailCell = h("td", { colspan: 6 });
       const detailRow = h("tr", { class: "attempts-row", id: detailsId, hidden: true }, detailCell);
       const toggle = h(
         "button",
-        { type: "button", class: "small", "aria-expanded": "false", "aria-controls": detailsId },
+        {
+          type: "button",
+          class: "small",
+          "aria-expanded": "false",
+          "aria-controls": detailsId,
+          "aria-label": `Attempts of event ${id}`,
+          dataset: { action: "attempts" },
+        },
         "Attempts",
       );
       const show = async (open) => {
@@ -1176,28 +1194,31 @@
         if (open) expanded.add(id);
         else expanded.delete(id);
         if (!open) return;
-        detailCell.replaceChildren(h("p", { class: "loading" }, "Loading attempts…"));
+        // The list already carries the attempts; the event's body comes once from its detail.
+        detailCell.replaceChildren(renderAttempts(event, bodies.get(id)));
+        if (bodies.has(id)) return;
         try {
           const detail = await api("GET", `${instancePath}/events/${encodeURIComponent(id)}`);
-          detailCell.replaceChildren(renderAttempts(detail || event));
+          bodies.set(id, detail?.body ?? null);
+          if (!detailRow.hidden) detailCell.replaceChildren(renderAttempts(detail || event, bodies.get(id)));
         } catch (err) {
-          detailCell.replaceChildren(h("p", { class: "form-error" }, err.message));
+          detailCell.append(h("p", { class: "form-error" }, `Event detail: ${err.message}`));
         }
       };
       toggle.addEventListener("click", () => show(toggle.getAttribute("aria-expanded") !== "true"));
       const actions = h("td", { "data-label": "Actions", class: "row-actions" }, toggle);
       if (event.status === "failed") {
-        const retry = h("button", { type: "button", class: "small" }, "Retry");
-        retry.setAttribute("aria-label", `Retry event ${id}`);
+        const retry = h(
+          "button",
+          { type: "button", class: "small", "aria-label": `Retry event ${id}`, dataset: { action: "retry" } },
+          "Retry",
+        );
         retry.addEventListener("click", async () => {
           retry.disabled = true;
           try {
             await api("POST", `${instancePath}/events/${encodeURIComponent(id)}/retry`);
             toast("Event queued for another delivery.");
             await reload();
-            // Keep the keyboard user near the row they acted on.
-            const again = body.querySelector(`tr[data-event-id="${CSS.escape(id)}"] button`);
-            if (again) again.focus();
           } catch (err) {
             retry.disabled = false;
             reportError(err, "Retry failed");
@@ -1211,9 +1232,9 @@
         { dataset: { eventId: id, status: event.status || "" } },
         h("td", { "data-label": "Created" }, formatTime(event.createdAt || event.emittedAt)),
         h("td", { "data-label": "Change" }, event.eventType || "—"),
-        h("td", { "data-label": "Object" }, `${event.objectType || "?"} ${event.objectId ?? ""}`.trim()),
-        h("td", { "data-label": "Status" }, badge(event.status || "unknown", statusKind)),
-        h("td", { "data-label": "Attempts", class: "num" }, formatCount(attemptCount)),
+        h("td", { "data-label": "Object", class: "object" }, `${event.objectType || "?"} ${event.objectId ?? ""}`.trim()),
+        h("td", { "data-label": "Status", class: "status" }, badge(event.status || "unknown", statusKind)),
+        h("td", { "data-label": "Attempts", class: "num attempts" }, String(attempts.length)),
         actions,
       );
       if (expanded.has(id)) show(true);
@@ -1250,7 +1271,7 @@
     return { section, reload };
   }
 
-  function renderAttempts(event) {
+  function renderAttempts(event, body) {
     const attempts = Array.isArray(event.attempts) ? event.attempts : [];
     const facts = h(
       "dl",
@@ -1258,31 +1279,37 @@
       fact("Event id", h("code", {}, String(event.eventId ?? event.id ?? "—"))),
       fact("Changed at", formatTime(event.changedAt)),
     );
-    if (!attempts.length) return h("div", { class: "attempts" }, facts, h("p", { class: "empty" }, "Not attempted yet."));
-    return h(
-      "div",
-      { class: "attempts" },
-      facts,
-      h(
-        "table",
-        { class: "grid inner", "aria-label": "Delivery attempts" },
-        h("thead", {}, h("tr", {}, ["At", "HTTP status", "Latency", "Error"].map((t) => h("th", { scope: "col" }, t)))),
-        h(
-          "tbody",
-          {},
-          attempts.map((a) =>
-            h(
-              "tr",
-              {},
-              h("td", { "data-label": "At" }, formatTime(a.at)),
-              h("td", { "data-label": "HTTP status" }, formatCount(a.statusCode)),
-              h("td", { "data-label": "Latency", class: "num" }, a.latencyMs === undefined || a.latencyMs === null ? "—" : `${a.latencyMs} ms`),
-              h("td", { "data-label": "Error", class: a.error ? "error-text" : "" }, a.error || "—"),
+    const table = attempts.length
+      ? h(
+          "table",
+          { class: "grid inner", "aria-label": "Delivery attempts" },
+          h("thead", {}, h("tr", {}, ["At", "HTTP status", "Latency", "Error"].map((t) => h("th", { scope: "col" }, t)))),
+          h(
+            "tbody",
+            {},
+            attempts.map((a) =>
+              h(
+                "tr",
+                {},
+                h("td", { "data-label": "At" }, formatTime(a.at)),
+                h("td", { "data-label": "HTTP status" }, formatCount(a.statusCode)),
+                h("td", { "data-label": "Latency", class: "num" }, a.latencyMs === undefined || a.latencyMs === null ? "—" : `${Math.round(a.latencyMs)} ms`),
+                h("td", { "data-label": "Error", class: a.error ? "error-text" : "" }, a.error || "—"),
+              ),
             ),
           ),
-        ),
-      ),
-    );
+        )
+      : h("p", { class: "empty" }, "Not attempted yet.");
+    const shownBody =
+      body === undefined || body === null
+        ? null
+        : h(
+            "details",
+            { class: "event-body" },
+            h("summary", {}, "Callback body"),
+            h("pre", {}, typeof body === "string" ? body : JSON.stringify(body, null, 2)),
+          );
+    return h("div", { class: "attempts" }, facts, table, shownBody);
   }
 
   // ---------------------------------------------------------------- start
