@@ -1,0 +1,322 @@
+"""The local stand-in for Lambda: the three real handlers, driven the way AWS drives them.
+
+One process (``python -m local.runtime``, started by ``local.stack``) runs:
+- the API Gateway shim calling ApiFunction,
+- the scheduler loop and the "poll now" endpoint calling PollFunction,
+- the SQS worker loop calling DeliveryFunction.
+
+Each function gets a few *execution environments*: separate copies of its
+``functions/<f>/app.py`` module (their own Powertools resolver, batch processor, ...),
+each used by one invocation at a time, as Lambda does. The environment variables are the
+ones template.yaml gives the functions (the parent sets them); the Lambda context carries
+the function's Timeout and MemorySize from template.yaml.
+
+The process can be SIGKILLed at any time (the e2e tests do, mid-poll); the parent starts
+it again against the same moto server and store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import importlib.util
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = {"api": "ApiFunction", "poll": "PollFunction", "delivery": "DeliveryFunction"}
+log = logging.getLogger("local.runtime")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # api | poll | delivery
+    logical_id: str
+    timeout_s: float
+    memory_mb: int
+    environment: dict[str, str]  # the function's own variables (beside the Globals)
+    arn: str
+
+
+def function_spec(name: str, stack_prefix: str = "bcpoll-local", region: str = "us-east-1") -> FunctionSpec:
+    """Timeout, memory and own environment of ``name`` as template.yaml declares them."""
+    from local.template_resources import load_template
+
+    tpl = load_template()
+    glob = tpl.get("Globals", {}).get("Function", {})
+    logical = FUNCTIONS[name]
+    props = tpl["Resources"][logical]["Properties"]
+    variables = props.get("Environment", {}).get("Variables", {})
+    own_env = {k: str(v) for k, v in variables.items() if not isinstance(v, dict)}
+    return FunctionSpec(
+        name=name,
+        logical_id=logical,
+        timeout_s=float(props.get("Timeout", glob.get("Timeout", 3))),
+        memory_mb=int(props.get("MemorySize", glob.get("MemorySize", 128))),
+        environment=own_env,
+        arn=f"arn:aws:lambda:{region}:123456789012:function:{stack_prefix}-{logical}",
+    )
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_s: float
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = self.log_stream_name or time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
+
+
+_env_lock = threading.Lock()
+
+
+def die_with_parent() -> None:
+    """Get SIGTERM when the parent dies, so no child outlives the stack (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def load_handler_module(spec: FunctionSpec, copy: int) -> ModuleType:
+    """A fresh copy of functions/<name>/app.py, loaded with the function's own variables."""
+    path = ROOT / "functions" / spec.name / "app.py"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the {spec.logical_id} handler has not been written")
+    module_name = f"functions_{spec.name}_app_local{copy}"
+    with _env_lock:
+        saved = {k: os.environ.get(k) for k in spec.environment}
+        os.environ.update(spec.environment)  # Powertools reads its service name at import
+        try:
+            import_spec = importlib.util.spec_from_file_location(module_name, path)
+            assert import_spec and import_spec.loader
+            module = importlib.util.module_from_spec(import_spec)
+            sys.modules[module_name] = module
+            import_spec.loader.exec_module(module)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return module
+
+
+class FunctionPool:
+    """``size`` execution environments of one function; ``invoke`` waits for a free one."""
+
+    def __init__(
+        self, spec: FunctionSpec, size: int, loader: Callable[[FunctionSpec, int], ModuleType] | None = None
+    ) -> None:
+        self.spec = spec
+        self._free: queue.Queue[ModuleType] = queue.Queue()
+        load = loader or load_handler_module
+        for i in range(size):
+            self._free.put(load(spec, i))
+        self.invocations = 0
+        self.errors = 0
+        self._lock = threading.Lock()
+
+    def context(self) -> LambdaContext:
+        return LambdaContext(
+            function_name=self.spec.arn.rsplit(":", 1)[-1],
+            invoked_function_arn=self.spec.arn,
+            memory_limit_in_mb=self.spec.memory_mb,
+            timeout_s=self.spec.timeout_s,
+        )
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        module = self._free.get()
+        try:
+            with self._lock:
+                self.invocations += 1
+            return module.lambda_handler(event, self.context())
+        except Exception:
+            with self._lock:
+                self.errors += 1
+            raise
+        finally:
+            self._free.put(module)
+
+
+class PollDispatcher:
+    """Asynchronous invocations of PollFunction (schedule ticks and "poll now").
+
+    An instance already waiting for an environment is not queued twice: the queued
+    invocation will read the latest state anyway, and a pile-up would only hit the lease.
+    """
+
+    def __init__(self, pool: FunctionPool, concurrency: int) -> None:
+        self.pool = pool
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="poll")
+        self._waiting: set[str] = set()
+        self._lock = threading.Lock()
+        self.running = 0
+
+    def fire(self, source: str, event: dict[str, Any]) -> None:
+        key = str(event.get("instanceId"))
+        with self._lock:
+            if key in self._waiting:
+                return
+            self._waiting.add(key)
+        self._executor.submit(self._run, source, key, event)
+
+    def _run(self, source: str, key: str, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._waiting.discard(key)
+            self.running += 1
+        try:
+            result = self.pool.invoke(event)
+            log.info("poll (%s) %s: %s", source, key, _summary(result))
+        except Exception:
+            log.exception("poll (%s) %s raised", source, key)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+    def stop(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _summary(result: Any) -> str:
+    if isinstance(result, dict):
+        return str({k: result.get(k) for k in ("status", "resources") if k in result})[:500]
+    return repr(result)[:200]
+
+
+@dataclass
+class RuntimeOptions:
+    api_port: int
+    control_port: int
+    host: str = "127.0.0.1"
+    api_envs: int = 2
+    poll_envs: int = 2
+    delivery_workers: int = 2
+    stack_prefix: str = "bcpoll-local"
+
+
+class Runtime:
+    def __init__(self, options: RuntimeOptions) -> None:
+        import boto3
+        from bcpoller.settings import get_settings
+
+        from local.api_gateway import ApiGateway
+        from local.scheduler_loop import PollNowServer, SchedulerLoop
+        from local.worker_loop import WorkerLoop
+
+        settings = get_settings()
+        self.options = options
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        specs = {name: function_spec(name, options.stack_prefix, region) for name in FUNCTIONS}
+        self.api = FunctionPool(specs["api"], options.api_envs)
+        self.poll = FunctionPool(specs["poll"], options.poll_envs)
+        self.delivery = FunctionPool(specs["delivery"], options.delivery_workers)
+        self.dispatcher = PollDispatcher(self.poll, options.poll_envs)
+        self.gateway = ApiGateway(
+            self.api.invoke, options.api_port, options.host, concurrency=options.api_envs * 4
+        )
+        self.poll_now = PollNowServer(self.dispatcher.fire, options.control_port, options.host, self.health)
+        self.scheduler = SchedulerLoop(
+            boto3.client("scheduler"),
+            settings.schedule_group_name,
+            self.dispatcher.fire,
+            settings.seconds_per_minute,
+            target_arn=settings.poll_function_arn or None,
+        )
+        self.workers = WorkerLoop(
+            boto3.client("sqs"),
+            settings.events_queue_url,
+            self.delivery.invoke,
+            workers=options.delivery_workers,
+        )
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "pid": os.getpid(),
+            "invocations": {p.spec.name: p.invocations for p in (self.api, self.poll, self.delivery)},
+            "errors": {p.spec.name: p.errors for p in (self.api, self.poll, self.delivery)},
+            "polls_running": self.dispatcher.running,
+            "schedules_fired": self.scheduler.fired,
+            "sqs": {
+                "batches": self.workers.batches,
+                "deleted": self.workers.deleted,
+                "kept": self.workers.kept,
+            },
+        }
+
+    def start(self) -> Runtime:
+        self.gateway.start()
+        self.workers.start()
+        self.scheduler.start()
+        self.poll_now.start()  # last: the parent treats /health as "ready"
+        return self
+
+    def stop(self) -> None:
+        self.poll_now.stop()
+        self.scheduler.stop()
+        self.gateway.stop()
+        self.workers.stop()
+        self.dispatcher.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.runtime", description=__doc__.splitlines()[0])
+    parser.add_argument("--api-port", type=int, required=True)
+    parser.add_argument("--control-port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--poll-envs", type=int, default=2)
+    parser.add_argument("--delivery-workers", type=int, default=2)
+    parser.add_argument("--stack-prefix", default="bcpoll-local")
+    args = parser.parse_args(argv)
+    parent = os.getppid()
+    die_with_parent()
+    if os.getppid() != parent:  # the parent died before the hook was set
+        return 1
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    runtime = Runtime(
+        RuntimeOptions(
+            api_port=args.api_port,
+            control_port=args.control_port,
+            host=args.host,
+            poll_envs=args.poll_envs,
+            delivery_workers=args.delivery_workers,
+            stack_prefix=args.stack_prefix,
+        )
+    ).start()
+    log.info("runtime %s ready: api %s, poll-now %s", os.getpid(), runtime.gateway.url, runtime.poll_now.url)
+    stop.wait()
+    log.info("runtime stopping")
+    runtime.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
