@@ -1,0 +1,276 @@
+"""Paging, retries and errors of the client against scripted responses (no network)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from bcpoller.connector import client as client_module
+from bcpoller.connector.client import BigCommerceClient
+from bcpoller.connector.errors import (
+    AuthenticationError,
+    CredentialsError,
+    DeadlineExceeded,
+    RateLimited,
+    StoreError,
+)
+
+from .fakes import BASIC, TOKEN, FakeClock, request
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def make(
+    handler: Handler, creds: Any = TOKEN, clock: FakeClock | None = None, **kw: Any
+) -> BigCommerceClient:
+    clock = clock or FakeClock()
+    return BigCommerceClient(
+        creds, transport=httpx.MockTransport(handler), sleep=clock.sleep, clock=clock, **kw
+    )
+
+
+def v2_order(i: int) -> dict[str, Any]:
+    return {"id": i, "date_modified": f"Sun, 01 Mar 2026 12:{i // 60 % 60:02d}:{i % 60:02d} +0000"}
+
+
+def v3_page(ids: list[int], page: int, total_pages: int, limit: int) -> dict[str, Any]:
+    links = {"current": f"?page={page}&limit={limit}"}
+    if page < total_pages:
+        links["next"] = f"?page={page + 1}&limit={limit}"
+    return {
+        "data": [{"id": i, "date_modified": f"2026-03-01T12:00:{i % 60:02d}+00:00"} for i in ids],
+        "meta": {"pagination": {"total_pages": total_pages, "current_page": page, "links": links}},
+    }
+
+
+def test_v2_pages_until_a_short_page() -> None:
+    records = [v2_order(i) for i in range(1, 8)]  # 7 records, pages of 3: 3, 3, 1
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        page, limit = int(req.url.params["page"]), int(req.url.params["limit"])
+        assert req.url.params["sort"] == "date_modified"
+        assert req.url.params["min_date_modified"] == "Sun, 01 Mar 2026 12:00:00 +0000"
+        assert req.headers["X-Auth-Token"] == "tok-secret" and req.headers["Accept"] == "application/json"
+        return httpx.Response(200, json=records[(page - 1) * limit : page * limit])
+
+    with make(handler) as client:
+        pages = list(client.iter_pages(request("orders"), page_size=3))
+    assert [len(p.records) for p in pages] == [3, 3, 1]
+    assert [p.is_last for p in pages] == [False, False, True]
+    assert client.requests_made == 3
+
+
+def test_v2_empty_page_is_a_204_and_ends_the_read() -> None:
+    records = [v2_order(i) for i in range(1, 7)]  # exactly two full pages of 3
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        page = int(req.url.params["page"])
+        chunk = records[(page - 1) * 3 : page * 3]
+        return httpx.Response(200, json=chunk) if chunk else httpx.Response(204)
+
+    with make(handler) as client:
+        pages = list(client.iter_pages(request("orders"), page_size=3))
+    assert [len(p.records) for p in pages] == [3, 3, 0]
+    assert pages[-1].is_last and client.requests_made == 3
+
+
+def test_v3_pages_by_meta_pagination() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        page = int(req.url.params["page"])
+        assert req.url.params["date_modified:min"] == "2026-03-01T12:00:00Z"
+        assert req.url.params["direction"] == "asc"
+        ids = list(range((page - 1) * 2 + 1, page * 2 + 1))
+        return httpx.Response(200, json=v3_page(ids, page, total_pages=3, limit=2))
+
+    with make(handler) as client:
+        pages = list(client.iter_pages(request("products"), page_size=2))
+    assert [p.page_number for p in pages] == [1, 2, 3] and pages[-1].is_last
+
+
+def test_never_more_pages_than_total_pages_first_announced(caplog: pytest.LogCaptureFixture) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        page = int(req.url.params["page"])
+        # A store whose total keeps growing: each answer claims one more page.
+        return httpx.Response(
+            200, json=v3_page([page * 10, page * 10 + 1], page, total_pages=page + 1, limit=2)
+        )
+
+    with make(handler) as client:
+        pages = list(client.iter_pages(request("products"), page_size=2))
+    assert len(pages) == 2 and client.requests_made == 2
+
+
+def test_a_store_repeating_pages_does_not_hang(caplog: pytest.LogCaptureFixture) -> None:
+    same = [v2_order(i) for i in range(1, 4)]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=same)  # every page is page 1
+
+    with caplog.at_level(logging.WARNING), make(handler) as client:
+        pages = list(client.iter_pages(request("orders"), page_size=3))
+    assert client.requests_made == 2
+    assert pages[0].records == same and pages[-1].records == [] and pages[-1].is_last
+    assert "repeated a page" in caplog.text
+
+
+def test_a_v2_store_with_endless_new_pages_stops_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "MAX_PAGES", 5)
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        page = int(req.url.params["page"])
+        return httpx.Response(200, json=[v2_order(page * 10 + i) for i in range(3)])
+
+    with make(handler) as client:
+        pages = list(client.iter_pages(request("orders"), page_size=3))
+    assert len(pages) == 5 and pages[-1].is_last
+
+
+def test_5xx_and_timeouts_are_retried_with_growing_backoff() -> None:
+    script: list[Any] = [503, httpx.ReadTimeout("slow"), 502, httpx.ConnectError("refused"), 200]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        step = script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return httpx.Response(step, json={"time": 1772366400} if step == 200 else {"title": "Bad gateway"})
+
+    clock = FakeClock()
+    with make(handler, clock=clock, backoff_initial=0.5) as client:
+        when = client.store_time()
+    assert when == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert client.requests_made == 5
+    assert len(clock.sleeps) == 4
+    # Exponential with jitter: each wait's floor doubles (0.5, 1, 2, 4) and jitter adds < 0.5.
+    for attempt, slept in enumerate(clock.sleeps):
+        assert 0.5 * 2**attempt <= slept <= 0.5 * 2**attempt + 0.5
+
+
+def test_5xx_forever_gives_a_store_error_after_the_attempts() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"title": "Internal error"})
+
+    with make(handler, max_attempts=3) as client, pytest.raises(StoreError) as info:
+        client.store_time()
+    assert info.value.status == 500 and "Internal error" in str(info.value)
+    assert client.requests_made == 3
+
+
+def test_retries_never_wait_past_the_deadline() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"title": "Unavailable"})
+
+    clock = FakeClock()
+    with make(handler, clock=clock, deadline=clock.now + 2.0, backoff_initial=1.0) as client:
+        with pytest.raises(DeadlineExceeded):
+            client.store_time()
+    assert clock.now <= 1002.0
+    assert client.requests_made == 2  # waited 1 s once; the next wait (2 s+) would pass the deadline
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_and_403_surface_at_once_without_the_secret(status: int) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"status": status, "title": "You don't have a valid API token"})
+
+    with make(handler) as client, pytest.raises(AuthenticationError) as info:
+        list(client.iter_pages(request("products")))
+    assert client.requests_made == 1
+    assert info.value.status == status and "valid API token" in str(info.value)
+    assert "tok-secret" not in str(info.value) and "tok-secret" not in repr(info.value)
+
+
+def test_other_4xx_carry_the_store_message() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"status": 422, "title": "limit: must be at most 250"})
+
+    with make(handler) as client, pytest.raises(StoreError) as info:
+        list(client.iter_pages(request("customers")))
+    assert info.value.status == 422 and "at most 250" in str(info.value) and client.requests_made == 1
+
+
+def test_429_waits_the_reset_then_retries() -> None:
+    answers = [429, 429, 200]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        status = answers.pop(0)
+        headers = {"X-Rate-Limit-Time-Reset-Ms": "1200", "X-Rate-Limit-Requests-Left": "0"}
+        return httpx.Response(status, json={"time": 1772366400}, headers=headers)
+
+    clock = FakeClock()
+    with make(handler, clock=clock) as client:
+        client.store_time()
+    assert client.requests_made == 3
+    assert all(1.2 <= s < 1.3 for s in clock.sleeps[:2])
+
+
+def test_429_forever_is_rate_limited() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"X-Rate-Limit-Time-Reset-Ms": "10"})
+
+    with make(handler, max_429_attempts=4) as client, pytest.raises(RateLimited):
+        client.store_time()
+    assert client.requests_made == 4
+
+
+def test_resources_the_store_cannot_sort_are_sorted_here() -> None:
+    rows = [
+        {"id": 1, "date_modified": "2026-03-01T12:00:09Z"},
+        {"id": 2, "date_modified": "2026-03-01T12:00:01Z"},
+        {"id": 3, "date_modified": "2026-03-01T12:00:05Z"},
+        {"id": 4, "date_modified": "2026-03-01T12:00:01Z"},
+        {"id": 5, "date_modified": "2026-03-01T12:00:02Z"},
+    ]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        assert "sort" not in req.url.params  # the spec has no sort for price lists
+        page = int(req.url.params["page"])
+        return httpx.Response(200, json={**v3_page([], page, 3, 2), "data": rows[(page - 1) * 2 : page * 2]})
+
+    with make(handler) as client:
+        pages = list(client.iter_pages(request("pricelists"), page_size=2))
+    assert [[r["id"] for r in p.records] for p in pages] == [[2, 4], [5, 3], [1]]
+    assert [p.is_last for p in pages] == [False, False, True]
+
+
+def test_legacy_credentials_read_the_v2_twin_in_rfc2822() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(204)
+
+    with make(handler, creds=BASIC) as client:
+        list(client.iter_pages(request("products")))
+    assert seen[0].url.path == "/api/v2/products"
+    assert seen[0].url.params["min_date_modified"] == "Sun, 01 Mar 2026 12:00:00 +0000"
+    assert seen[0].headers["Authorization"].startswith("Basic ")
+
+
+def test_legacy_credentials_cannot_reach_v3_only_resources() -> None:
+    with (
+        make(lambda r: pytest.fail("no request"), creds=BASIC) as client,
+        pytest.raises(CredentialsError) as info,
+    ):
+        list(client.iter_pages(request("subscribers")))
+    assert info.value.problems[0][0] == "access.token" and "subscribers" in info.value.problems[0][1]
+
+
+def test_check_credentials_reads_the_clock_and_one_order() -> None:
+    paths: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        paths.append(f"{req.url.path}?{req.url.query.decode()}")
+        return httpx.Response(200, json={"time": 1} if req.url.path.endswith("time") else [])
+
+    with make(handler) as client:
+        client.check_credentials()
+    assert paths == ["/stores/h1/v2/time?", "/stores/h1/v2/orders?limit=1"]
+
+
+def test_page_size_is_bounded() -> None:
+    with make(lambda r: pytest.fail("no request")) as client, pytest.raises(ValueError, match="page_size"):
+        list(client.iter_pages(request("orders"), page_size=251))
