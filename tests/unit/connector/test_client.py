@@ -164,9 +164,9 @@ def test_retries_never_wait_past_the_deadline() -> None:
         return httpx.Response(503, json={"title": "Unavailable"})
 
     clock = FakeClock()
-    with make(handler, clock=clock, deadline=clock.now + 2.0, backoff_initial=1.0) as client:
-        with pytest.raises(DeadlineExceeded):
-            client.store_time()
+    client = make(handler, clock=clock, deadline=clock.now + 2.0, backoff_initial=1.0)
+    with client, pytest.raises(DeadlineExceeded):
+        client.store_time()
     assert clock.now <= 1002.0
     assert client.requests_made == 2  # waited 1 s once; the next wait (2 s+) would pass the deadline
 

@@ -144,16 +144,16 @@ def test_oauth_refusal_carries_bigcommerce_words_not_the_secret() -> None:
 
 
 def test_oauth_missing_pieces_are_named_before_any_request() -> None:
-    with httpx.Client(transport=httpx.MockTransport(lambda r: pytest.fail("no request"))) as http:
-        with pytest.raises(CredentialsError) as info:
-            exchange_oauth_code(
-                http,
-                login_base_url="https://login.example",
-                client_id="",
-                client_secret="s",
-                redirect_uri="",
-                code="c",
-                scope="",
-                context="stores/h",
-            )
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: pytest.fail("no request")))
+    with http, pytest.raises(CredentialsError) as info:
+        exchange_oauth_code(
+            http,
+            login_base_url="https://login.example",
+            client_id="",
+            client_secret="s",
+            redirect_uri="",
+            code="c",
+            scope="",
+            context="stores/h",
+        )
     assert {f for f, _ in info.value.problems} == {"oauth.api.key", "oauth.callback.url"}
