@@ -48,7 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m local.bench $(ARGS)
 
 openapi: $(STAMP)
-	$(BIN)/python -m bcpoller.api.openapi_export > docs/openapi.json
+	PYTHONPATH=shared $(BIN)/python -m bcpoller.api.openapi_export > docs/openapi.json
 
 pr: lint validate build test
 

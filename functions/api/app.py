@@ -1,0 +1,75 @@
+"""ApiFunction: HTTP API (payload v2) -> the instances API (Powertools event handler)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from bcpoller.adapters import aws
+from bcpoller.adapters.auth_table import AuthTable
+from bcpoller.adapters.cursor_stats import CursorStats
+from bcpoller.adapters.instance_table import InstanceTable
+from bcpoller.adapters.kms_crypto import KmsCrypto
+from bcpoller.adapters.poll_trigger import PollTrigger
+from bcpoller.adapters.schedules import Schedules
+from bcpoller.api.auth import Authenticator
+from bcpoller.api.body import catalog_entries, parse_facts
+from bcpoller.api.routes import ApiContext, build_app
+from bcpoller.api.service import InstanceService
+from bcpoller.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+WEB_DIR = Path(__file__).resolve().parent / "web"
+
+
+@cache
+def context() -> ApiContext:
+    """Wire the adapters once per warm container (tests reset it with context.cache_clear)."""
+    from bcpoller.adapters.store_gateway import StoreGateway
+    from bcpoller.delivery.event_log import EventLog
+    from bcpoller.delivery.replay import replayer_from_settings
+
+    settings = get_settings()
+    table = aws.table(settings.table_name)
+    instances = InstanceTable(table)
+    service = InstanceService(
+        instances=instances,
+        crypto=KmsCrypto(aws.client("kms"), settings.kms_key_id),
+        schedules=Schedules(
+            aws.client("scheduler"),
+            group_name=settings.schedule_group_name,
+            target_arn=settings.poll_function_arn,
+            role_arn=settings.scheduler_role_arn,
+        ),
+        trigger=PollTrigger(
+            None if settings.poll_now_url else aws.client("lambda"),
+            function_arn=settings.poll_function_arn,
+            poll_now_url=settings.poll_now_url,
+        ),
+        store=StoreGateway(api_base_url=settings.bc_api_base_url, login_base_url=settings.bc_login_base_url),
+        events=EventLog(table),
+        replayer=replayer_from_settings(settings),
+        cursors=CursorStats(table),
+        parse=parse_facts,
+        default_refresh_minutes=settings.default_refresh_minutes,
+        allow_loopback=settings.local_mode,
+    )
+    return ApiContext(
+        service=service, auth=Authenticator(AuthTable(table), instances), catalog=catalog_entries
+    )
+
+
+app = build_app(context, web_dir=WEB_DIR, logger=logger)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

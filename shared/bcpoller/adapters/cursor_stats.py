@@ -1,0 +1,37 @@
+"""The poll engine's cursor items of an instance (one Query), for GET /instances/{id}/status."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from bcpoller import keys
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+class CursorStats:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def cursors(self, instance_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
+            & Key(keys.SK).begins_with(keys.CURSOR_PREFIX),
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                row = {k: _plain(v) for k, v in item.items() if k not in ("recent", "idsAtCursor")}
+                row["resource"] = str(item[keys.SK])[len(keys.CURSOR_PREFIX) :]
+                items.append(row)
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

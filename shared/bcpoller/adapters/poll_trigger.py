@@ -1,0 +1,29 @@
+""" "Poll now": an asynchronous invoke of PollFunction, or, on the local stack (where moto
+cannot run Lambda), an HTTP POST of the same event to the local runtime."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+
+class PollTrigger:
+    def __init__(self, lambda_client: Any | None, *, function_arn: str, poll_now_url: str = "") -> None:
+        self._lambda = lambda_client
+        self._function_arn = function_arn
+        self._poll_now_url = poll_now_url
+
+    def trigger(self, instance_id: str) -> None:
+        event = {"instanceId": instance_id}
+        if self._poll_now_url:
+            httpx.post(self._poll_now_url, json=event, timeout=5.0).raise_for_status()
+            return
+        if self._lambda is None:
+            raise RuntimeError("no Lambda client to invoke PollFunction")
+        self._lambda.invoke(
+            FunctionName=self._function_arn,
+            InvocationType="Event",
+            Payload=json.dumps(event).encode(),
+        )

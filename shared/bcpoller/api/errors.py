@@ -1,0 +1,123 @@
+"""The one mapping from exceptions to HTTP responses: ``{"message", "errors": [{"field", "problem"}]}``.
+
+Domain code raises ApiError subclasses (or the config/SSRF errors it converts); anything
+else is a server fault: logged with its traceback, answered with a clean 500 that leaks
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+
+
+class FieldError(BaseModel):
+    field: str
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    message: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class ApiError(Exception):
+    status = 400
+
+    def __init__(self, message: str, errors: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = [FieldError(field=f, problem=p) for f, p in errors]
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class ServiceUnavailable(ApiError):
+    """A dependency (the store, AWS) failed in a way the client may retry."""
+
+    status = 503
+
+
+def error_response(status: int, message: str, errors: Sequence[FieldError] = ()) -> Response:
+    body = ErrorBody(message=message, errors=list(errors))
+    headers = {"WWW-Authenticate": "User, Organization, Element"} if status == 401 else None
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body.model_dump(mode="json")),
+        headers=headers,
+    )
+
+
+def _loc_to_field(loc: Sequence[Any]) -> str:
+    # Powertools locations look like ("body", "configuration", "x") or ("query", "limit").
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        where, rest = parts[0], parts[1:]
+        return ".".join(rest) if where == "body" and rest else ".".join([where, *rest]) if rest else where
+    return ".".join(parts) or "body"
+
+
+def validation_problems(exc: RequestValidationError) -> list[FieldError]:
+    problems = []
+    for err in exc.errors():
+        loc = err.get("loc", ()) if isinstance(err, dict) else ()
+        msg = err.get("msg", "invalid") if isinstance(err, dict) else str(err)
+        problems.append(FieldError(field=_loc_to_field(loc), problem=str(msg)))
+    return problems
+
+
+def register_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None:
+    @app.exception_handler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        if exc.status >= 500:
+            logger.warning("dependency failure", extra={"status": exc.status, "reason": exc.message})
+        return error_response(exc.status, exc.message, exc.errors)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response:
+        problems = validation_problems(exc)
+        return error_response(422, "the request does not match the API schema", problems)
+
+    @app.exception_handler(NotFoundError)
+    def _no_route(exc: NotFoundError) -> Response:
+        return error_response(404, "no such route")
+
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response:
+        return error_response(exc.status_code, str(exc.msg))
+
+    @app.exception_handler(Exception)
+    def _fault(exc: Exception) -> Response:
+        # Never echo the exception: it may carry a store URL, a token or an AWS detail.
+        logger.exception("unhandled server fault", extra={"error_type": type(exc).__name__})
+        return error_response(500, "internal error; the request was not completed")

@@ -1,0 +1,136 @@
+"""Request and response bodies of the API (pydantic: they become the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EventStatus = Literal["queued", "delivering", "delivered", "retrying", "failed"]
+
+
+class Element(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    key: str = "bigcommerce"
+
+
+class InstanceCreate(BaseModel):
+    """An Open Connectors instance body; the configuration is checked as a whole by the
+    configuration model so that every problem is reported at once."""
+
+    model_config = ConfigDict(extra="allow")
+    element: Element = Field(default_factory=Element)
+    name: str = ""
+    tags: list[str] = Field(default_factory=list)
+    configuration: dict[str, Any] = Field(
+        description="Dotted configuration keys (store.url, access.token, event.notification.enabled, ...)"
+    )
+
+
+class InstancePatch(BaseModel):
+    """A partial change: configuration keys given are set (null removes a key; a masked
+    secret "********" keeps the stored one)."""
+
+    name: str | None = None
+    tags: list[str] | None = None
+    configuration: dict[str, Any] | None = None
+
+
+class InstanceOut(BaseModel):
+    id: str
+    name: str
+    tags: list[str]
+    element: Element
+    configuration: dict[str, Any] = Field(description="Every secret reads ********")
+    createdDate: datetime
+    eventsEnabled: bool
+    authState: Literal["ok", "failed"]
+    authError: str | None = None
+    notificationsDisabledReason: str | None = None
+    refreshInterval: int = Field(description="Minutes between polls")
+    resources: list[str]
+
+
+class InstanceCreated(InstanceOut):
+    token: str = Field(description="Element token: shown only in this response")
+    signingSecret: str = Field(
+        description="Standard Webhooks secret (whsec_...): shown only in this response"
+    )
+
+
+class ResourceStatus(BaseModel):
+    resource: str
+    cursor: str | None = None
+    lastPollStart: str | None = None
+    lastPollEnd: str | None = None
+    recordsRead: int | None = None
+    eventsEmitted: int | None = None
+    requests: int | None = None
+    lastError: str | None = None
+
+
+class EventCounts(BaseModel):
+    since: datetime
+    delivered: int = 0
+    failed: int = 0
+
+
+class InstanceStatus(BaseModel):
+    instanceId: str
+    eventsEnabled: bool
+    authState: Literal["ok", "failed"]
+    authError: str | None = None
+    notificationsDisabledReason: str | None = None
+    refreshInterval: int
+    resources: list[ResourceStatus]
+    last24h: EventCounts
+
+
+class Attempt(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    at: str | None = None
+    statusCode: int | None = None
+    latencyMs: float | None = None
+    error: str | None = None
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    eventId: str
+    status: str
+    eventType: str | None = None
+    objectType: str | None = None
+    objectId: str | None = None
+    changedAt: str | None = None
+    createdAt: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+
+
+class EventDetail(EventOut):
+    body: Any = Field(None, description="The callback body as sent (parsed JSON)")
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    nextToken: str | None = None
+
+
+class ReplayRequest(BaseModel):
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class Replayed(BaseModel):
+    replayed: int
+
+
+class Accepted(BaseModel):
+    instanceId: str
+    eventId: str | None = None
+    status: Literal["accepted"] = "accepted"
+
+
+class EventsSwitch(BaseModel):
+    instanceId: str
+    eventsEnabled: bool

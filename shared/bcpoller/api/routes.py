@@ -1,0 +1,315 @@
+"""The HTTP API: routes, OpenAPI and docs, and the web page's files.
+
+Each route authenticates, calls one service method and returns its model; errors go
+through the one mapping in bcpoller.api.errors. The service is built lazily (first
+request), so the OpenAPI document can be generated without AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from bcpoller.api.auth import Authenticator, Principal
+from bcpoller.api.errors import ErrorBody, NotFound, PayloadTooLarge, register_error_handlers
+from bcpoller.api.models import (
+    Accepted,
+    EventDetail,
+    EventPage,
+    EventsSwitch,
+    EventStatus,
+    InstanceCreate,
+    InstanceCreated,
+    InstanceOut,
+    InstancePatch,
+    InstanceStatus,
+    Replayed,
+    ReplayRequest,
+)
+from bcpoller.api.service import InstanceService
+
+MAX_BODY_BYTES = 256 * 1024
+TITLE = "BigCommerce polling events"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Create and manage BigCommerce connector instances that poll the store and deliver events. "
+    "Authenticate with `Authorization: User <secret>, Organization <secret>` "
+    "(or `Element <instance token>` alone for one instance's reads)."
+)
+SECURITY_SCHEMES = {
+    "ElementsAuth": APIKey(name="Authorization", in_=APIKeyIn.header)  # type: ignore[call-arg]
+}
+SECURITY: list[dict[str, list[str]]] = [{"ElementsAuth": []}]
+InstanceId = Annotated[str, PathParam(description="Instance id", max_length=64)]
+EventId = Annotated[str, PathParam(description="Event id", max_length=64)]
+_PLACEHOLDER = {
+    "index.html": "<!doctype html><title>BigCommerce polling events</title><p>The web page is not installed.",
+    "app.js": "",
+    "style.css": "",
+}
+
+
+@dataclass
+class ApiContext:
+    service: InstanceService
+    auth: Authenticator
+    catalog: Callable[[], list[dict[str, Any]]]
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+
+
+_AUTH_ERRORS = {401: _err("Missing or wrong credentials"), 403: _err("An Element token alone cannot do this")}
+_NOT_FOUND = {404: _err("No such instance (or not yours)")}
+
+
+def _responses(code: int, description: str, *extra: dict[int, Any]) -> dict[int, Any]:
+    out: dict[int, Any] = {code: {"description": description}}
+    out.update(_AUTH_ERRORS)
+    out[413] = _err("Body larger than 256 KiB")
+    out[500] = _err("Server fault")
+    for more in extra:
+        out.update(more)
+    return out
+
+
+def _body_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    body = app.current_event.body or ""
+    size = len(body.encode("utf-8", "surrogatepass"))
+    if app.current_event.is_base64_encoded:
+        size = size * 3 // 4
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"the request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KiB)"
+        )
+    return next_middleware(app)
+
+
+def build_app(
+    context: Callable[[], ApiContext], *, web_dir: Path | None, logger: Logger
+) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    register_error_handlers(app, logger)
+    app.use([_body_limit])
+    app.enable_swagger(
+        path="/docs",
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        security_schemes=SECURITY_SCHEMES,  # type: ignore[arg-type]
+        security=SECURITY,
+    )
+
+    def principal() -> Principal:
+        return context().auth.authenticate(app.current_event.headers.get("authorization"))
+
+    def svc() -> InstanceService:
+        return context().service
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_json():  # type: ignore[no-untyped-def]
+        return Response(200, content_types.APPLICATION_JSON, openapi_document(app))
+
+    @app.post(
+        "/instances",
+        status_code=201,
+        summary="Create an instance",
+        responses=_responses(
+            201, "Created: token and signingSecret appear only here", {400: _err("Invalid body")}
+        ),
+        tags=["instances"],
+    )
+    def create_instance(body: InstanceCreate) -> Response[InstanceCreated]:
+        created = svc().create(principal(), body)
+        return Response(201, content_types.APPLICATION_JSON, created)
+
+    @app.get(
+        "/instances",
+        summary="List the organization's instances",
+        responses=_responses(200, "Instances"),
+        tags=["instances"],
+    )
+    def list_instances() -> list[InstanceOut]:
+        return svc().list(principal())
+
+    @app.get(
+        "/instances/<instance_id>",
+        summary="Get an instance",
+        responses=_responses(200, "The instance", _NOT_FOUND),
+        tags=["instances"],
+    )
+    def get_instance(instance_id: InstanceId) -> InstanceOut:
+        return svc().get(principal(), instance_id)
+
+    @app.patch(
+        "/instances/<instance_id>",
+        summary="Change an instance (partial configuration)",
+        responses=_responses(200, "The changed instance", _NOT_FOUND, {400: _err("Invalid change")}),
+        tags=["instances"],
+    )
+    def patch_instance(instance_id: InstanceId, body: InstancePatch) -> InstanceOut:
+        return svc().patch(principal(), instance_id, body)
+
+    @app.delete(
+        "/instances/<instance_id>",
+        status_code=204,
+        summary="Delete an instance, its schedule, cursors, log and credentials",
+        responses=_responses(204, "Deleted", _NOT_FOUND),
+        tags=["instances"],
+    )
+    def delete_instance(instance_id: InstanceId) -> Response[None]:
+        svc().delete(principal(), instance_id)
+        return Response(204, None, None)
+
+    @app.put(
+        "/instances/<instance_id>/events/enabled",
+        summary="Turn events on",
+        responses=_responses(200, "Events on", _NOT_FOUND, {400: _err("No callback URL")}),
+        tags=["instances"],
+    )
+    def enable_events(instance_id: InstanceId) -> EventsSwitch:
+        return svc().set_events(principal(), instance_id, True)
+
+    @app.delete(
+        "/instances/<instance_id>/events/enabled",
+        summary="Turn events off",
+        responses=_responses(200, "Events off", _NOT_FOUND),
+        tags=["instances"],
+    )
+    def disable_events(instance_id: InstanceId) -> EventsSwitch:
+        return svc().set_events(principal(), instance_id, False)
+
+    @app.post(
+        "/instances/<instance_id>/poll",
+        status_code=202,
+        summary="Poll now",
+        responses=_responses(202, "Poll started", _NOT_FOUND, {409: _err("Events are disabled")}),
+        tags=["instances"],
+    )
+    def poll_now(instance_id: InstanceId) -> Response[Accepted]:
+        accepted = svc().poll_now(principal(), instance_id)
+        return Response(202, content_types.APPLICATION_JSON, accepted)
+
+    @app.get(
+        "/instances/<instance_id>/status",
+        summary="Per-resource cursors and poll figures, authentication state, 24 h delivery counts",
+        responses=_responses(200, "Status", _NOT_FOUND),
+        tags=["observe"],
+    )
+    def instance_status(instance_id: InstanceId) -> InstanceStatus:
+        return svc().status(principal(), instance_id)
+
+    @app.get(
+        "/instances/<instance_id>/events",
+        summary="The event log (newest first)",
+        responses=_responses(200, "A page of events", _NOT_FOUND, {400: _err("Bad filter")}),
+        tags=["observe"],
+    )
+    def list_events(
+        instance_id: InstanceId,
+        status: Annotated[EventStatus | None, Query()] = None,
+        since: Annotated[datetime | None, Query()] = None,
+        until: Annotated[datetime | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        nextToken: Annotated[str | None, Query(max_length=2048)] = None,
+    ) -> EventPage:
+        return svc().list_events(
+            principal(),
+            instance_id,
+            status=status,
+            since=since,
+            until=until,
+            limit=limit,
+            next_token=nextToken,
+        )
+
+    @app.post(
+        "/instances/<instance_id>/events/replay",
+        status_code=202,
+        summary="Queue every failed event in a time range again",
+        responses=_responses(202, "Replayed", _NOT_FOUND, {400: _err("Bad range")}),
+        tags=["observe"],
+    )
+    def replay_events(instance_id: InstanceId, body: ReplayRequest) -> Response[Replayed]:
+        replayed = svc().replay(principal(), instance_id, body.since, body.until)
+        return Response(202, content_types.APPLICATION_JSON, replayed)
+
+    @app.get(
+        "/instances/<instance_id>/events/<event_id>",
+        summary="One event with its delivery attempts and body",
+        responses=_responses(200, "The event", {404: _err("No such instance or event")}),
+        tags=["observe"],
+    )
+    def get_event(instance_id: InstanceId, event_id: EventId) -> EventDetail:
+        return svc().get_event(principal(), instance_id, event_id)
+
+    @app.post(
+        "/instances/<instance_id>/events/<event_id>/retry",
+        status_code=202,
+        summary="Deliver a failed event again",
+        responses=_responses(
+            202, "Queued", {404: _err("No such instance or event")}, {409: _err("The event is not failed")}
+        ),
+        tags=["observe"],
+    )
+    def retry_event(instance_id: InstanceId, event_id: EventId) -> Response[Accepted]:
+        accepted = svc().retry_event(principal(), instance_id, event_id)
+        return Response(202, content_types.APPLICATION_JSON, accepted)
+
+    @app.get(
+        "/catalog",
+        summary="Resources this connector can poll, with default poller configurations",
+        tags=["catalog"],
+    )
+    def catalog() -> dict[str, list[dict[str, Any]]]:
+        return {"resources": context().catalog()}
+
+    @app.get("/", include_in_schema=False)
+    def index():  # type: ignore[no-untyped-def]
+        return _static(web_dir, "index.html")
+
+    @app.get("/static/<name>", include_in_schema=False)
+    def static(name: str):  # type: ignore[no-untyped-def]
+        return _static(web_dir, name)
+
+    return app
+
+
+def _static(web_dir: Path | None, name: str) -> Response:
+    """Only the files that are in the web directory by name: no paths, no traversal."""
+    available = {p.name: p for p in web_dir.iterdir() if p.is_file()} if web_dir and web_dir.is_dir() else {}
+    ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if ctype in ("text/html", "text/css", "text/javascript", "application/javascript"):
+        ctype += "; charset=utf-8"
+    if name in available:
+        return Response(
+            200, ctype, available[name].read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"}
+        )
+    if name in _PLACEHOLDER:
+        return Response(200, ctype, _PLACEHOLDER[name])
+    raise NotFound(f"no file {name[:100]!r}")
+
+
+def openapi_document(app: APIGatewayHttpResolver) -> str:
+    """The generated OpenAPI document (also committed as docs/openapi.json)."""
+    doc = app.get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        security_schemes=SECURITY_SCHEMES,  # type: ignore[arg-type]
+        security=SECURITY,
+    )
+    return json.dumps(json.loads(doc), indent=2, sort_keys=True) + "\n"

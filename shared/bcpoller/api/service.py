@@ -1,0 +1,535 @@
+"""The instances API's logic: create, change, delete and observe connector instances.
+
+Every outside system is passed in (table, KMS, Scheduler, the store, the event log), so
+the unit tests run it on fakes and the integration tests on moto's server and the
+simulated store.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import secrets as secrets_module
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bcpoller.api.auth import Principal, new_element_token, visible_instance
+from bcpoller.api.errors import BadRequest, Conflict, NotFound
+from bcpoller.api.models import (
+    Accepted,
+    Element,
+    EventCounts,
+    EventDetail,
+    EventOut,
+    EventPage,
+    EventsSwitch,
+    InstanceCreate,
+    InstanceCreated,
+    InstanceOut,
+    InstancePatch,
+    InstanceStatus,
+    Replayed,
+    ResourceStatus,
+)
+from bcpoller.instances import (
+    MASK,
+    SECRET_CONFIG_KEYS,
+    SIGNING_SECRET,
+    StoredInstance,
+    masked_configuration,
+    split_secrets,
+)
+from bcpoller.security.ssrf import UnsafeUrlError, assert_safe_url
+
+CALLBACK_URL = "event.notification.callback.url"
+EVENTS_ENABLED = "event.notification.enabled"
+STORE_URL = "store.url"
+# A change to any of these means the credentials must be checked against the store again.
+CREDENTIAL_KEYS = (
+    "store.url",
+    "store.hash",
+    "access.token",
+    "username",
+    "password",
+    "oauth.api.key",
+    "oauth.api.secret",
+    "oauth.access.token",
+    "oauth.code",
+)
+
+
+class StoreCheckFailed(Exception):
+    """The store (or BigCommerce's OAuth endpoint) refused or could not be reached;
+    ``message`` says what it answered, ``problems`` name fields when a field is at fault."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or []
+
+
+@dataclass(frozen=True)
+class OAuthToken:
+    access_token: str
+    store_hash: str
+
+
+@dataclass(frozen=True)
+class ParsedFacts:
+    """What the API needs to know of a validated configuration."""
+
+    events_enabled: bool
+    callback_url: str | None
+    refresh_minutes: int | None
+    resources: list[str]
+
+
+class InstanceStore(Protocol):
+    def get(self, instance_id: str, *, consistent: bool = False) -> StoredInstance: ...
+    def put_new(self, instance: StoredInstance) -> None: ...
+    def update_fields(
+        self, instance_id: str, fields: dict[str, Any], *, remove: tuple[str, ...] = ()
+    ) -> None: ...
+    def list_for_org(self, org_id: str) -> list[StoredInstance]: ...
+    def delete_all(self, instance_id: str) -> int: ...
+
+
+class Crypto(Protocol):
+    def encrypt(self, secrets: dict[str, Any], instance_id: str) -> bytes: ...
+    def decrypt(self, ciphertext: bytes, instance_id: str) -> dict[str, Any]: ...
+
+
+class ScheduleStore(Protocol):
+    def put(self, instance_id: str, minutes: int) -> None: ...
+    def delete(self, instance_id: str) -> bool: ...
+
+
+class PollTrigger(Protocol):
+    def trigger(self, instance_id: str) -> None: ...
+
+
+class StoreGateway(Protocol):
+    def check(self, configuration: Mapping[str, Any]) -> datetime:
+        """Check the credentials; return the store's clock. Raises StoreCheckFailed."""
+        ...
+
+    def exchange_oauth(self, configuration: Mapping[str, Any]) -> OAuthToken: ...
+
+
+class EventLogReader(Protocol):
+    def list(
+        self,
+        instance_id: str,
+        *,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> tuple[list[Any], str | None]: ...
+
+    def get(self, instance_id: str, event_id: str) -> Any: ...
+    def counts_since(self, instance_id: str, since: datetime) -> Any: ...
+
+
+class Replayer(Protocol):
+    def retry(self, instance_id: str, event_id: str) -> bool: ...
+    def replay_failed(
+        self, instance_id: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> int: ...
+
+
+class CursorReader(Protocol):
+    def cursors(self, instance_id: str) -> list[dict[str, Any]]: ...
+
+
+# parse(body dict) -> ParsedFacts, raising ConfigError-like errors with ``.problems``.
+BodyParser = Callable[[dict[str, Any]], ParsedFacts]
+
+
+@dataclass
+class InstanceService:
+    instances: InstanceStore
+    crypto: Crypto
+    schedules: ScheduleStore
+    trigger: PollTrigger
+    store: StoreGateway
+    events: EventLogReader
+    replayer: Replayer
+    cursors: CursorReader
+    parse: BodyParser
+    default_refresh_minutes: int = 5
+    allow_loopback: bool = False
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    # -- create ----------------------------------------------------------------------
+
+    def create(self, principal: Principal, body: InstanceCreate) -> InstanceCreated:
+        principal.require_org()
+        raw = body.model_dump(mode="json")
+        configuration = dict(body.configuration)
+        facts = self._validate(raw)
+        configuration = self._install_oauth(configuration)
+        store_time = self._check_store(configuration)
+
+        instance_id = uuid.uuid4().hex
+        token = new_element_token(instance_id)
+        signing_secret = "whsec_" + base64.b64encode(secrets_module.token_bytes(32)).decode()
+        public, secret = split_secrets(configuration)
+        secret[SIGNING_SECRET] = signing_secret
+        minutes = facts.refresh_minutes or self.default_refresh_minutes
+        instance = StoredInstance.model_validate(
+            {
+                "instanceId": instance_id,
+                "orgId": principal.org_id,
+                "name": body.name,
+                "tags": body.tags,
+                "elementKey": body.element.key,
+                "configuration": public,
+                "secrets": self.crypto.encrypt(secret, instance_id),
+                "tokenHash": _hash(token),
+                "eventsEnabled": facts.events_enabled,
+                "refreshMinutes": minutes,
+                "createdDate": self.clock(),
+                "storeCreatedAt": store_time,
+                "callbackUrl": facts.callback_url,
+                "resources": facts.resources,
+            }
+        )
+        self.instances.put_new(instance)
+        if instance.events_enabled:
+            try:
+                self.schedules.put(instance_id, minutes)
+            except Exception:
+                # No instance without its schedule: undo, then report the fault.
+                self.instances.delete_all(instance_id)
+                raise
+        out = self._out(instance, set(secret))
+        return InstanceCreated(**out.model_dump(), token=token, signingSecret=signing_secret)
+
+    # -- read ------------------------------------------------------------------------
+
+    def list(self, principal: Principal) -> list[InstanceOut]:
+        principal.require_org()
+        found = sorted(self.instances.list_for_org(principal.org_id), key=lambda i: i.created_date)
+        return [self._out(i, self._secret_keys(i)) for i in found]
+
+    def get(self, principal: Principal, instance_id: str) -> InstanceOut:
+        instance = visible_instance(principal, self.instances, instance_id)
+        return self._out(instance, self._secret_keys(instance))
+
+    # -- change ----------------------------------------------------------------------
+
+    def patch(self, principal: Principal, instance_id: str, patch: InstancePatch) -> InstanceOut:
+        principal.require_org()
+        instance = visible_instance(principal, self.instances, instance_id)
+        stored_secrets = self.crypto.decrypt(instance.secrets, instance_id)
+        current = instance.full_configuration(stored_secrets)
+        merged = dict(current)
+        for key, value in (patch.configuration or {}).items():
+            if value is None:
+                merged.pop(key, None)
+            elif key in SECRET_CONFIG_KEYS and value == MASK:
+                continue  # the page sends masked secrets back unchanged
+            else:
+                merged[key] = value
+        name = instance.name if patch.name is None else patch.name
+        tags = instance.tags if patch.tags is None else patch.tags
+        raw = {"element": {"key": instance.element_key}, "name": name, "tags": tags, "configuration": merged}
+        facts = self._validate(raw)
+        credentials_changed = any(merged.get(k) != current.get(k) for k in CREDENTIAL_KEYS)
+        merged = self._install_oauth(merged)
+        if credentials_changed:
+            self._check_store(merged)
+
+        public, secret = split_secrets(merged)
+        secret[SIGNING_SECRET] = stored_secrets.get(SIGNING_SECRET, "")
+        minutes = facts.refresh_minutes or self.default_refresh_minutes
+        fields: dict[str, Any] = {
+            "name": name,
+            "tags": tags,
+            "configuration": _config_json(public),
+            "eventsEnabled": facts.events_enabled,
+            "refreshMinutes": minutes,
+            "resources": facts.resources,
+        }
+        remove: list[str] = []
+        if secret != stored_secrets:
+            fields["secrets"] = self.crypto.encrypt(secret, instance_id)
+        if facts.callback_url:
+            fields["callbackUrl"] = facts.callback_url
+        else:
+            remove.append("callbackUrl")
+        if credentials_changed:
+            fields["authState"] = "ok"
+            remove.append("authError")
+        if facts.events_enabled and (
+            not instance.events_enabled or facts.callback_url != instance.callback_url
+        ):
+            remove.append("notificationsDisabledReason")
+        self.instances.update_fields(instance_id, fields, remove=tuple(remove))
+        self._follow_schedule(instance_id, facts.events_enabled, minutes)
+        updated = self.instances.get(instance_id, consistent=True)
+        return self._out(updated, set(secret))
+
+    def set_events(self, principal: Principal, instance_id: str, enabled: bool) -> EventsSwitch:
+        principal.require_org()
+        instance = visible_instance(principal, self.instances, instance_id)
+        if enabled and not instance.callback_url:
+            raise BadRequest(
+                "events cannot be enabled without a callback URL",
+                [(CALLBACK_URL, "required to enable events")],
+            )
+        configuration = dict(instance.configuration)
+        configuration[EVENTS_ENABLED] = enabled
+        remove = ("notificationsDisabledReason",) if enabled else ()
+        self.instances.update_fields(
+            instance_id,
+            {"eventsEnabled": enabled, "configuration": _config_json(configuration)},
+            remove=remove,
+        )
+        self._follow_schedule(instance_id, enabled, instance.refresh_minutes)
+        return EventsSwitch(instanceId=instance_id, eventsEnabled=enabled)
+
+    def delete(self, principal: Principal, instance_id: str) -> None:
+        principal.require_org()
+        visible_instance(principal, self.instances, instance_id)
+        # Schedule first: a tick between the two deletes then finds no instance and stops.
+        self.schedules.delete(instance_id)
+        self.instances.delete_all(instance_id)
+
+    def poll_now(self, principal: Principal, instance_id: str) -> Accepted:
+        principal.require_org()
+        instance = visible_instance(principal, self.instances, instance_id)
+        if not instance.events_enabled:
+            raise Conflict("events are disabled for this instance; enable them before polling")
+        self.trigger.trigger(instance_id)
+        return Accepted(instanceId=instance_id)
+
+    # -- observe ---------------------------------------------------------------------
+
+    def status(self, principal: Principal, instance_id: str) -> InstanceStatus:
+        instance = visible_instance(principal, self.instances, instance_id)
+        since = self.clock() - timedelta(hours=24)
+        counts = _as_dict(self.events.counts_since(instance_id, since))
+        resources = [
+            ResourceStatus(**{k: _str_or_same(v) for k, v in row.items() if k in ResourceStatus.model_fields})
+            for row in self.cursors.cursors(instance_id)
+        ]
+        return InstanceStatus(
+            instanceId=instance_id,
+            eventsEnabled=instance.events_enabled,
+            authState=instance.auth_state,
+            authError=instance.auth_error,
+            notificationsDisabledReason=instance.notifications_disabled_reason,
+            refreshInterval=instance.refresh_minutes,
+            resources=resources,
+            last24h=EventCounts(
+                since=since, delivered=int(counts.get("delivered", 0)), failed=int(counts.get("failed", 0))
+            ),
+        )
+
+    def list_events(
+        self,
+        principal: Principal,
+        instance_id: str,
+        *,
+        status: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        next_token: str | None,
+    ) -> EventPage:
+        visible_instance(principal, self.instances, instance_id)
+        if since and until and since > until:
+            raise BadRequest("since is after until", [("since", "must not be after until")])
+        try:
+            items, token = self.events.list(
+                instance_id, status=status, since=since, until=until, limit=limit, next_token=next_token
+            )
+        except ValueError as exc:
+            raise BadRequest("the event query is not valid", [_query_problem(exc)]) from None
+        return EventPage(
+            events=[EventOut.model_validate(_event_dict(i, detail=False)) for i in items], nextToken=token
+        )
+
+    def get_event(self, principal: Principal, instance_id: str, event_id: str) -> EventDetail:
+        visible_instance(principal, self.instances, instance_id)
+        item = self.events.get(instance_id, event_id)
+        if item is None:
+            raise NotFound(f"event {event_id!r} not found")
+        return EventDetail.model_validate(_event_dict(item, detail=True))
+
+    def retry_event(self, principal: Principal, instance_id: str, event_id: str) -> Accepted:
+        principal.require_org()
+        visible_instance(principal, self.instances, instance_id)
+        item = self.events.get(instance_id, event_id)
+        if item is None:
+            raise NotFound(f"event {event_id!r} not found")
+        status = _event_dict(item, detail=False).get("status")
+        # Anything but a failed event is still on its way: sending it again would duplicate it.
+        if status != "failed" or not self.replayer.retry(instance_id, event_id):
+            raise Conflict(f"event {event_id!r} is {status}; only failed events can be retried")
+        return Accepted(instanceId=instance_id, eventId=event_id)
+
+    def replay(
+        self, principal: Principal, instance_id: str, since: datetime | None, until: datetime | None
+    ) -> Replayed:
+        principal.require_org()
+        visible_instance(principal, self.instances, instance_id)
+        if since and until and since > until:
+            raise BadRequest("since is after until", [("since", "must not be after until")])
+        return Replayed(replayed=self.replayer.replay_failed(instance_id, since=since, until=until))
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _validate(self, raw: dict[str, Any]) -> ParsedFacts:
+        """Every problem of the body at once: the configuration model's and the URL guard's."""
+        problems: list[tuple[str, str]] = []
+        facts: ParsedFacts | None = None
+        try:
+            facts = self.parse(raw)
+        except ValueError as exc:
+            found = getattr(exc, "problems", None)
+            if not found:
+                raise BadRequest(_safe_problem(exc)) from None
+            problems.extend(_problem_pairs(found))
+        configuration = raw.get("configuration") or {}
+        for key in (STORE_URL, CALLBACK_URL):
+            url = configuration.get(key)
+            if isinstance(url, str) and url.strip():
+                try:
+                    assert_safe_url(url, allow_loopback=self.allow_loopback)
+                except UnsafeUrlError as exc:
+                    problems.append((key, str(exc)))
+        if facts is not None and facts.events_enabled and not facts.callback_url:
+            problems.append((CALLBACK_URL, "required when event.notification.enabled is true"))
+        if problems or facts is None:
+            # Keep the order stable and drop exact duplicates (the parser may check URLs too).
+            unique = list(dict.fromkeys(problems))
+            raise BadRequest(f"the instance body has {len(unique)} problem(s)", unique)
+        return facts
+
+    def _install_oauth(self, configuration: dict[str, Any]) -> dict[str, Any]:
+        """An OAuth app's install code is exchanged once for a permanent access token;
+        the single-use code is not kept."""
+        if not configuration.get("oauth.code"):
+            return configuration
+        try:
+            grant = self.store.exchange_oauth(configuration)
+        except StoreCheckFailed as exc:
+            raise BadRequest(exc.message, exc.problems or [("oauth.code", exc.message)]) from None
+        installed = {k: v for k, v in configuration.items() if k != "oauth.code"}
+        installed["oauth.access.token"] = grant.access_token
+        installed.setdefault("store.hash", grant.store_hash)
+        return installed
+
+    def _check_store(self, configuration: Mapping[str, Any]) -> datetime:
+        try:
+            return self.store.check(configuration)
+        except StoreCheckFailed as exc:
+            raise BadRequest(exc.message, exc.problems) from None
+
+    def _follow_schedule(self, instance_id: str, enabled: bool, minutes: int) -> None:
+        if enabled:
+            self.schedules.put(instance_id, minutes)
+        else:
+            self.schedules.delete(instance_id)
+
+    def _secret_keys(self, instance: StoredInstance) -> set[str]:
+        return set(self.crypto.decrypt(instance.secrets, instance.instance_id))
+
+    def _out(self, instance: StoredInstance, secret_keys: set[str]) -> InstanceOut:
+        return InstanceOut(
+            id=instance.instance_id,
+            name=instance.name,
+            tags=instance.tags,
+            element=Element(key=instance.element_key),
+            configuration=masked_configuration(instance.configuration, secret_keys),
+            createdDate=instance.created_date,
+            eventsEnabled=instance.events_enabled,
+            authState=instance.auth_state,
+            authError=instance.auth_error,
+            notificationsDisabledReason=instance.notifications_disabled_reason,
+            refreshInterval=instance.refresh_minutes,
+            resources=instance.resources,
+        )
+
+
+def _hash(token: str) -> str:
+    from bcpoller.api.auth import hash_secret
+
+    return hash_secret(token)
+
+
+def _config_json(configuration: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(configuration, separators=(",", ":"))
+
+
+def _problem_pairs(problems: Any) -> list[tuple[str, str]]:
+    pairs = []
+    for p in problems:
+        if isinstance(p, tuple):
+            pairs.append((str(p[0]), str(p[1])))
+        else:
+            pairs.append((str(getattr(p, "field", "")), str(getattr(p, "problem", p))))
+    return pairs
+
+
+_QUERY_FIELDS = {
+    "next_token": "nextToken",
+    "status": "status",
+    "since": "since",
+    "until": "until",
+    "limit": "limit",
+}
+
+
+def _query_problem(exc: Exception) -> tuple[str, str]:
+    """The event log names the field first ("next_token: not a token ..."): keep it."""
+    text = _safe_problem(exc)
+    name, sep, problem = text.partition(":")
+    if sep and name.strip() in _QUERY_FIELDS:
+        return _QUERY_FIELDS[name.strip()], problem.strip()
+    return "nextToken", text
+
+
+def _safe_problem(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "model_dump"):
+        return dict(value.model_dump())
+    if hasattr(value, "__dict__"):
+        return dict(vars(value))
+    return {}
+
+
+def _str_or_same(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _event_dict(item: Any, *, detail: bool) -> dict[str, Any]:
+    import json
+
+    data = item.model_dump(by_alias=True, mode="json") if hasattr(item, "model_dump") else dict(item)
+    data = {k: v for k, v in data.items() if k not in ("pk", "sk", "gsi1pk", "gsi1sk", "ttl", "instanceId")}
+    body = data.pop("body", None)
+    attempts = data.get("attempts") or []
+    data["attempts"] = [_as_dict(a) for a in attempts]
+    if detail:
+        if isinstance(body, bytes | bytearray):
+            body = body.decode("utf-8", "replace")
+        if isinstance(body, str):
+            with contextlib.suppress(ValueError):
+                body = json.loads(body)
+        data["body"] = body
+    return data
