@@ -1,0 +1,487 @@
+"""One poll of one instance: lease, cursors, read, dedup, classify, queue, checkpoint.
+
+Exactly one event per (object, updated time), even across crashes:
+- events reach SQS *before* the cursor that covers them is written (a crash in between
+  re-sends the same deterministic eventIds, which delivery deduplicates);
+- the cursor is written with a conditional update on the version read, so a poll that
+  lost its lease can never move a cursor another poll owns;
+- reads are ascending by updated time, and each next page is a fresh query from the
+  newest second read (keyset), not the next offset: a record updated while pages are
+  read moves *ahead* of the reader instead of shifting an unread record behind it.
+  Offset paging is only used inside a run of more than one page of records sharing one
+  second (the filter cannot split a second), and for stores that cannot sort;
+- the next poll starts ``pollDelay`` before the cursor and drops the (id, time) pairs it
+  already emitted, so late-committed records are still caught without duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+
+from bcpoller import keys
+from bcpoller.config.errors import ConfigError
+from bcpoller.connector.errors import AuthenticationError, CredentialsError, DeadlineExceeded, StoreError
+from bcpoller.instances import StoredInstance
+from bcpoller.messages import (
+    EventType,
+    QueueMessage,
+    build_callback_body,
+    dump_body,
+    event_id,
+    iso_utc,
+)
+from bcpoller.poll.cursor import CursorState, EmittedKey, floor_second
+from bcpoller.poll.plan import Planning, ResourcePlan, plan_resources
+from bcpoller.poll.ports import CursorConflict, PageLike, PollDeps, QueueSendError, StoreSession
+
+logger = Logger(child=True)
+
+PollStatus = Literal[
+    "ok", "partial", "skipped", "auth_failed", "invalid_configuration", "error", "lease_lost"
+]
+ResourceStatus = Literal["ok", "partial", "error", "not_polled"]
+
+# The lease outlives the Lambda's own timeout by this much, so it is never released early.
+LEASE_MARGIN_S = 5.0
+# Requests stop this long before the Lambda's end, leaving time to release the lease.
+DEADLINE_MARGIN_S = 3.0
+DELETED_TOKEN = "-"  # noqa: S105 - a snapshot marker, not a secret
+
+
+@dataclass
+class ResourceResult:
+    status: ResourceStatus = "ok"
+    records_read: int = 0
+    events_emitted: int = 0
+    requests: int = 0
+    checkpoints: int = 0
+    deferred: int = 0
+    unreadable: int = 0
+    cursor: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "recordsRead": self.records_read,
+            "eventsEmitted": self.events_emitted,
+            "requests": self.requests,
+            "checkpoints": self.checkpoints,
+            "deferred": self.deferred,
+            "unreadable": self.unreadable,
+            "cursor": self.cursor,
+            "lastError": self.error,
+        }
+
+
+@dataclass
+class PollResult:
+    instance_id: str
+    status: PollStatus
+    reason: str | None = None
+    resources: dict[str, ResourceResult] = field(default_factory=dict)
+
+    @property
+    def events_emitted(self) -> int:
+        return sum(r.events_emitted for r in self.resources.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "instanceId": self.instance_id,
+            "status": self.status,
+            "resources": {name: r.to_dict() for name, r in self.resources.items()},
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+class _Stop(Exception):
+    """Ends the whole poll early (lease lost, credentials refused, out of time)."""
+
+    def __init__(self, status: PollStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def poll_instance(
+    instance_id: str,
+    deps: PollDeps,
+    *,
+    remaining_ms: Callable[[], int],
+    now: Callable[[], datetime],
+) -> PollResult:
+    """Poll one instance's store once and queue one event per change since its cursors."""
+    started = now()
+    clock_start = deps.monotonic()
+    owner = deps.new_owner()
+    lease_until = started.timestamp() + remaining_ms() / 1000.0 + LEASE_MARGIN_S
+    outcome = deps.state.acquire(instance_id, owner=owner, lease_until=lease_until, now=started.timestamp())
+    if outcome.instance is None:
+        reason = outcome.skip_reason or "not polled"
+        logger.info("poll skipped", extra={"reason": reason})
+        return PollResult(instance_id=instance_id, status="skipped", reason=reason)
+
+    instance = outcome.instance
+    run = _Run(instance, deps, remaining_ms=remaining_ms, now=now, started=started)
+    auth_error: str | None = None
+    try:
+        result = run.execute()
+    except AuthenticationError as exc:
+        auth_error = str(exc)
+        logger.warning(
+            "store refused the credentials: polling stops until they change", extra={"error": auth_error}
+        )
+        result = run.result("auth_failed", auth_error)
+    except (ConfigError, CredentialsError) as exc:
+        logger.error("instance configuration cannot be polled", extra={"error": str(exc)})
+        result = run.result("invalid_configuration", str(exc))
+    except Exception as exc:  # a poll must always release its lease and report
+        logger.exception("poll failed")
+        result = run.result("error", f"{type(exc).__name__}: {exc}")
+
+    ended = now()
+    last_poll = {
+        "start": iso_utc(started),
+        "end": iso_utc(ended),
+        "status": result.status,
+        "reason": result.reason,
+        "resources": {name: r.to_dict() for name, r in result.resources.items()},
+    }
+    try:
+        deps.state.release(instance_id, owner=owner, last_poll=last_poll, auth_error=auth_error)
+    except Exception:
+        # The cursors are already safe; an unreleased lease only expires.
+        logger.exception("lease release failed; it expires on its own")
+    _record_metrics(deps, result, run.lags, (deps.monotonic() - clock_start) * 1000.0)
+    logger.info("poll finished", extra={"summary": result.to_dict()})
+    return result
+
+
+def _record_metrics(deps: PollDeps, result: PollResult, lags: list[float], duration_ms: float) -> None:
+    resources = result.resources.values()
+    deps.metrics.add_metric("EventsEmitted", "Count", sum(r.events_emitted for r in resources))
+    deps.metrics.add_metric("RecordsRead", "Count", sum(r.records_read for r in resources))
+    deps.metrics.add_metric("StoreRequests", "Count", sum(r.requests for r in resources))
+    deps.metrics.add_metric("PollDuration", "Milliseconds", duration_ms)
+    if lags:
+        deps.metrics.add_metric("LagSeconds", "Seconds", max(lags))
+
+
+class _Run:
+    def __init__(
+        self,
+        instance: StoredInstance,
+        deps: PollDeps,
+        *,
+        remaining_ms: Callable[[], int],
+        now: Callable[[], datetime],
+        started: datetime,
+    ) -> None:
+        self.instance = instance
+        self.deps = deps
+        self.remaining_ms = remaining_ms
+        self.now = now
+        self.started = started
+        self.resources: dict[str, ResourceResult] = {}
+        self.lags: list[float] = []
+        self.session: StoreSession | None = None
+        self.upper: datetime = started
+        self.start: datetime = instance.store_created_at
+        self._requests_before = 0
+
+    def result(self, status: PollStatus, reason: str | None = None) -> PollResult:
+        return PollResult(self.instance.instance_id, status, reason, self.resources)
+
+    def time_short(self) -> bool:
+        return self.remaining_ms() < self.deps.reserve_ms
+
+    def execute(self) -> PollResult:
+        inst = self.instance
+        secrets = self.deps.crypto.decrypt(inst.secrets, inst.instance_id)
+        configuration = inst.full_configuration(secrets)
+        planning: Planning = (self.deps.planner or plan_resources)(configuration)
+        self.start = planning.backfill_since or inst.store_created_at
+        deadline = self.deps.monotonic() + self.remaining_ms() / 1000.0 - DEADLINE_MARGIN_S
+        with self.deps.connector.open(configuration, deadline=deadline) as session:
+            self.session = session
+            try:
+                # The store's clock bounds the read: a record stamped later than this (a
+                # write during the poll, or a bad date) waits for the next poll instead of
+                # pushing the cursor past records not yet visible.
+                self.upper = session.store_time()
+                cursors = self.deps.state.load_cursors(inst.instance_id)
+                status: PollStatus = "ok"
+                for plan in planning.resources:
+                    if self.time_short():
+                        self.resources.setdefault(plan.name, ResourceResult(status="not_polled"))
+                        status = "partial"
+                        continue
+                    state = cursors.get(plan.name) or CursorState(resource=plan.name, origin=self.start)
+                    if self._poll_resource(plan, state).status != "ok":
+                        status = "partial"
+            except DeadlineExceeded as exc:
+                return self.result("partial", f"out of time: {exc}")
+            except _Stop as stop:
+                return self.result(stop.status, stop.reason)
+        return self.result(status)
+
+    # -- one resource ----------------------------------------------------------------------
+
+    def _poll_resource(self, plan: ResourcePlan, state: CursorState) -> ResourceResult:
+        assert self.session is not None
+        result = self.resources.setdefault(plan.name, ResourceResult())
+        before = self._requests_before = self.session.requests_made
+        final = state
+        try:
+            if plan.snapshot:
+                final = self._poll_snapshot(plan, state, result)
+            else:
+                final = self._poll_dated(plan, state, result)
+        except AuthenticationError:
+            result.status = "error"
+            result.error = "the store refused the credentials"
+            raise
+        except DeadlineExceeded as exc:
+            result.status = "partial"
+            result.error = f"out of time: {exc}"
+            raise
+        except CursorConflict as exc:
+            result.status = "error"
+            result.error = str(exc)
+            raise _Stop("lease_lost", str(exc)) from None
+        except (StoreError, QueueSendError) as exc:
+            # The cursor stays where its last checkpoint put it; the next tick retries.
+            result.status = "error"
+            result.error = str(exc)
+            logger.warning("resource poll failed", extra={"resource": plan.name, "error": str(exc)})
+        finally:
+            result.requests += self.session.requests_made - before
+            result.cursor = iso_utc(final.cursor) if final.cursor else None
+        if final.cursor is not None:
+            self.lags.append(max((self.upper - final.cursor).total_seconds(), 0.0))
+        return result
+
+    def _poll_dated(self, plan: ResourcePlan, state: CursorState, result: ResourceResult) -> CursorState:
+        assert self.session is not None
+        keyset = plan.sorted_by_store
+        query_bound = state.lower_bound(plan.overlap_s, self.start)
+        pages = self._pages(plan, query_bound)
+        try:
+            while True:
+                page = next(pages, None)
+                if page is None:
+                    break
+                result.records_read += len(page.records)
+                fresh, newest, deferred = self._select(plan, state, page.records, result)
+                if fresh:
+                    state = self._emit(plan, state, fresh, result)
+                if deferred:
+                    result.deferred += deferred
+                    break
+                if page.is_last:
+                    break
+                if self.time_short():
+                    result.status = "partial"
+                    break
+                if keyset and newest is not None and floor_second(newest) > query_bound:
+                    _close(pages)
+                    query_bound = floor_second(newest)
+                    pages = self._pages(plan, query_bound)
+        finally:
+            _close(pages)
+        return state
+
+    def _pages(self, plan: ResourcePlan, lower: datetime | None) -> Iterator[PageLike]:
+        assert self.session is not None
+        return iter(self.session.iter_pages(plan.build_request(lower), page_size=plan.page_size))
+
+    def _select(
+        self, plan: ResourcePlan, state: CursorState, records: list[dict[str, Any]], result: ResourceResult
+    ) -> tuple[list[tuple[str, datetime, dict[str, Any]]], datetime | None, int]:
+        """(records to emit, newest updated time read, how many are past the store clock)."""
+        floor = state.lower_bound(plan.overlap_s, self.start)
+        fresh: list[tuple[str, datetime, dict[str, Any]]] = []
+        seen: set[EmittedKey] = set()
+        newest: datetime | None = None
+        deferred = 0
+        for record in records:
+            oid, updated = plan.read_id(record), plan.read_updated(record)
+            if oid is None or updated is None:
+                result.unreadable += 1
+                result.error = f"{plan.name}: a record without a readable id or updated date was skipped"
+                continue
+            if updated > self.upper:
+                deferred += 1
+                continue
+            newest = updated if newest is None or updated > newest else newest
+            if updated < floor or state.already_emitted(oid, updated) or (oid, updated) in seen:
+                continue
+            seen.add((oid, updated))
+            fresh.append((oid, updated, record))
+        if result.unreadable:
+            logger.warning(
+                "records skipped: their id or updated date could not be read with the configured fields",
+                extra={"resource": plan.name, "count": result.unreadable},
+            )
+        return fresh, newest, deferred
+
+    def _classify(
+        self, plan: ResourcePlan, state: CursorState, oid: str, updated: datetime, record: dict[str, Any]
+    ) -> EventType:
+        created = plan.read_created(record)
+        if created is None:
+            return "UPDATED"
+        if any(i == oid and u < updated for i, u in state.recent):
+            return "UPDATED"  # this object was already announced inside the window
+        reference = state.cursor or state.origin or self.start
+        tolerance = timedelta(seconds=plan.created_tolerance_s)
+        if created > reference or abs(updated - created) <= tolerance:
+            return "CREATED"
+        return "UPDATED"
+
+    def _emit(
+        self,
+        plan: ResourcePlan,
+        state: CursorState,
+        fresh: list[tuple[str, datetime, dict[str, Any]]],
+        result: ResourceResult,
+    ) -> CursorState:
+        bodies = [
+            self._message(plan.name, oid, updated, self._classify(plan, state, oid, updated, record), record)
+            for oid, updated, record in fresh
+        ]
+        self.deps.queue.send(bodies)
+        result.events_emitted += len(bodies)
+        advanced = state.advance(((oid, updated) for oid, updated, _ in fresh), plan.overlap_s)
+        return self._checkpoint(advanced, state, result)
+
+    def _checkpoint(self, new: CursorState, old: CursorState, result: ResourceResult) -> CursorState:
+        stats = {
+            "lastPollStart": iso_utc(self.started),
+            "lastPollEnd": iso_utc(self.now()),
+            "recordsRead": result.records_read,
+            "eventsEmitted": result.events_emitted,
+            "requests": (self.session.requests_made - self._requests_before if self.session else 0),
+            "lastError": result.error,
+        }
+        written = self.deps.state.checkpoint(
+            self.instance.instance_id, new, expected_version=old.version, stats=stats
+        )
+        result.checkpoints += 1
+        return written
+
+    def _message(
+        self, object_type: str, oid: str, changed_at: datetime, kind: EventType, record: dict[str, Any]
+    ) -> str:
+        inst = self.instance
+        body = dump_body(
+            build_callback_body(
+                instance_id=inst.instance_id,
+                instance_name=inst.name,
+                event_type=kind,
+                object_type=object_type,
+                object_id=oid,
+                changed_at=changed_at,
+                record=record,
+            )
+        )
+        eid = event_id(inst.instance_id, object_type, oid, changed_at)
+        common: dict[str, Any] = {
+            "instanceId": inst.instance_id,
+            "eventId": eid,
+            "eventType": kind,
+            "objectType": object_type,
+            "objectId": oid,
+            "changedAt": changed_at,
+            "emittedAt": self.now(),
+        }
+        text = QueueMessage.model_validate({**common, "body": body}).to_json()
+        if len(text.encode()) <= self.deps.max_message_bytes:
+            return text
+        # Too big for SQS: the body waits in the table (compressed) for delivery to fetch.
+        ttl = int(self.now().timestamp()) + self.deps.blob_ttl_days * 86_400
+        self.deps.state.put_blob(inst.instance_id, eid, zlib.compress(body.encode(), 6), ttl=ttl)
+        return QueueMessage.model_validate({**common, "bodyRef": keys.blob_sk(eid)}).to_json()
+
+    # -- resources without a date filter ------------------------------------------------------
+
+    def _poll_snapshot(self, plan: ResourcePlan, state: CursorState, result: ResourceResult) -> CursorState:
+        """Read the whole resource and diff it with the last snapshot.
+
+        A change without a date of its own (categories and brands carry none) is stamped
+        with the store time of the poll that first saw it; that stamp is saved *before*
+        its event is queued, so a crash re-sends the same eventId instead of a new one."""
+        assert self.session is not None
+        records: dict[str, dict[str, Any]] = {}
+        for page in self._pages(plan, None):
+            result.records_read += len(page.records)
+            for record in page.records:
+                oid = plan.read_id(record)
+                if oid is None:
+                    result.unreadable += 1
+                    result.error = f"{plan.name}: a record without a readable id was skipped"
+                    continue
+                records[oid] = record
+        tokens = {oid: _token(plan, record) for oid, record in records.items()}
+        if state.snapshot is None:
+            logger.info(
+                "first read of a resource without a date filter: snapshot saved",
+                extra={"resource": plan.name},
+            )
+            return self._checkpoint(replace(state, snapshot=tokens, pending={}), state, result)
+
+        old = state.snapshot
+        changes: list[tuple[str, EventType, str]] = [
+            (oid, "CREATED" if oid not in old else "UPDATED", tok)
+            for oid, tok in tokens.items()
+            if old.get(oid) != tok
+        ]
+        changes += [(oid, "DELETED", DELETED_TOKEN) for oid in old if oid not in tokens]
+        if not changes:
+            return state
+
+        stamp = floor_second(self.upper)
+        times: dict[str, datetime] = {}
+        pending: dict[str, tuple[str, datetime]] = {}
+        for oid, _, tok in changes:
+            natural = plan.read_updated(records[oid]) if oid in records else None
+            if natural is not None:
+                times[oid] = natural
+                continue
+            previous = state.pending.get(oid)
+            times[oid] = previous[1] if previous and previous[0] == tok else stamp
+            pending[oid] = (tok, times[oid])
+        if pending and pending != state.pending:
+            state = self._checkpoint(replace(state, pending=pending), state, result)
+
+        bodies = [
+            self._message(plan.name, oid, times[oid], kind, records.get(oid) or {"id": oid})
+            for oid, kind, _ in changes
+        ]
+        self.deps.queue.send(bodies)
+        result.events_emitted += len(bodies)
+        return self._checkpoint(replace(state, snapshot=tokens, pending={}), state, result)
+
+
+def _token(plan: ResourcePlan, record: dict[str, Any]) -> str:
+    updated = plan.read_updated(record)
+    if updated is not None:
+        return iso_utc(updated)
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def _close(pages: Iterator[PageLike]) -> None:
+    close = getattr(pages, "close", None)
+    if close is not None:
+        close()  # ends the connector's generator (and its paging) early

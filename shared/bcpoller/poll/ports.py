@@ -1,0 +1,123 @@
+"""What the poll engine needs from the outside world, as Protocols.
+
+The engine never imports boto3 or httpx: the handler passes the real adapters
+(``adapters.poll_table``, ``adapters.event_queue``, ``adapters.kms_crypto`` and the
+BigCommerce connector), unit tests pass fakes.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from bcpoller.instances import StoredInstance
+from bcpoller.poll.cursor import CursorState
+
+
+class PageLike(Protocol):
+    records: list[dict[str, Any]]
+    page_number: int
+    is_last: bool
+
+
+class StoreSession(Protocol):
+    """An open connection to one store for one poll (``BigCommerceClient``)."""
+
+    requests_made: int
+
+    def store_time(self) -> datetime: ...
+
+    def iter_pages(self, request: Any, *, page_size: int = 250) -> Iterator[PageLike]: ...
+
+    def __enter__(self) -> StoreSession: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class StoreConnector(Protocol):
+    def open(self, configuration: dict[str, Any], *, deadline: float) -> StoreSession:
+        """A session for the store the (full, secret-bearing) configuration names;
+        ``deadline`` is a ``time.monotonic()`` instant no request may wait past."""
+        ...
+
+
+@dataclass(frozen=True)
+class LeaseOutcome:
+    """The instance when the lease was taken; otherwise why the poll is skipped."""
+
+    instance: StoredInstance | None
+    skip_reason: str | None = None
+
+
+class CursorConflict(RuntimeError):
+    """A checkpoint's version no longer matches: another poll owns this cursor now."""
+
+
+class PollStateStore(Protocol):
+    """The poller's items in the table: lease (on META), cursors, oversize bodies."""
+
+    def acquire(self, instance_id: str, *, owner: str, lease_until: float, now: float) -> LeaseOutcome: ...
+
+    def load_cursors(self, instance_id: str) -> dict[str, CursorState]: ...
+
+    def checkpoint(
+        self, instance_id: str, state: CursorState, *, expected_version: int, stats: dict[str, Any]
+    ) -> CursorState:
+        """Write ``state`` if the item is still at ``expected_version`` (0 = absent) and its
+        cursor is not higher; return it with the new version. Raises CursorConflict."""
+        ...
+
+    def put_blob(self, instance_id: str, event_id: str, compressed_body: bytes, *, ttl: int) -> None: ...
+
+    def release(
+        self, instance_id: str, *, owner: str, last_poll: dict[str, Any], auth_error: str | None = None
+    ) -> None: ...
+
+
+class QueueSendError(RuntimeError):
+    """Some messages could not be queued even after retries; none of their cursors moved."""
+
+
+class EventQueue(Protocol):
+    def send(self, bodies: Sequence[str]) -> None:
+        """Queue every body (JSON strings) or raise QueueSendError."""
+        ...
+
+
+class SecretsDecrypter(Protocol):
+    def decrypt(self, ciphertext: bytes, instance_id: str) -> dict[str, Any]: ...
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+
+
+class _NoMetrics:
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        return None
+
+
+@dataclass
+class PollDeps:
+    state: PollStateStore
+    queue: EventQueue
+    crypto: SecretsDecrypter
+    connector: StoreConnector
+    # (full configuration) -> the resources to poll; None = bcpoller.poll.plan.plan_resources.
+    planner: Callable[[dict[str, Any]], Any] | None = None
+    metrics: MetricsSink = field(default_factory=_NoMetrics)
+    monotonic: Callable[[], float] = time.monotonic
+    new_owner: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    blob_ttl_days: int = 7
+    # SQS's limit (256 KiB) minus room for the batch framing; bigger messages go to a BLOB item.
+    max_message_bytes: int = 250_000
+    # Stop after a checkpoint once less than this is left: one more page (read, send,
+    # checkpoint) must fit in what remains.
+    reserve_ms: int = 15_000
