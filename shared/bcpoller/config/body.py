@@ -164,7 +164,8 @@ class ResourcePoller(BaseModel):
 
     @property
     def entry(self) -> CatalogEntry:
-        query = parse_hub_url(self.url)
+        # The path alone names the resource; the where-clause holds unrendered macros.
+        query = parse_hub_url(self.url.partition("?")[0])
         return get_entry(query.resource, query.hub)
 
     def native(self, lower_bound: datetime, *, legacy: bool = False) -> NativeRequest:

@@ -47,13 +47,16 @@ _JAVA_SHORT_IDS = {
 # Daylight abbreviations met in formatted text: fixed offsets in hours.
 _DST_ABBREVIATIONS = {"EDT": -4, "CDT": -5, "MDT": -6, "PDT": -7, "AKDT": -8, "HDT": -9, "CEST": 2, "EEST": 3}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_GMT = ZoneInfo("GMT")
 _OFFSET = re.compile(r"(?:GMT|UTC|UT)?([+-])(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
 
 
 def resolve_zone(name: str | None) -> tzinfo:
     """A zone by name (``GMT``, ``America/Denver``) or offset (``-08:00``, ``+0530``)."""
     text = (name or "").strip()
-    if text.upper() in ("", "UTC", "GMT", "Z", "UT", "ZULU", "UTC0", "GMT0"):
+    if text.upper() in ("GMT", "GMT0"):
+        return _GMT  # so that `z` writes GMT, as Java does for this zone
+    if text.upper() in ("", "UTC", "Z", "UT", "ZULU", "UTC0"):
         return UTC
     match = _OFFSET.fullmatch(text)
     if match:
