@@ -32,6 +32,8 @@ class Settings(BaseModel):
     seconds_per_minute: float = Field(60.0, alias="SECONDS_PER_MINUTE", gt=0)
     # Local stack only: "poll now" posts here instead of invoking PollFunction.
     poll_now_url: str = Field("", alias="POLL_NOW_URL")
+    # Callback POST timeout (DESIGN: 2xx within 15 s); lower only to make tests quick.
+    delivery_timeout_seconds: float = Field(15.0, alias="DELIVERY_TIMEOUT_SECONDS", gt=0, le=15)
 
     model_config = {"populate_by_name": True, "frozen": True}
 

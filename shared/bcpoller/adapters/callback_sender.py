@@ -1,0 +1,83 @@
+"""POST callbacks with httpx (async): one AsyncClient per invocation, shared by the batch.
+
+Redirects are never followed (3xx is a failure, and a redirect could point inside our
+network). The response body is never read: only the status and Retry-After matter, and
+an endpoint cannot make us buffer megabytes. Errors are reduced to a short, secret-free
+phrase (no URL, which may carry a token in its query).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from bcpoller.delivery.policy import AttemptResult
+from bcpoller.delivery.signing import USER_AGENT
+from bcpoller.security.ssrf import is_safe_address
+
+
+class CallbackSender:
+    def __init__(self, client: httpx.AsyncClient, *, timeout: float, allow_loopback: bool) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._allow_loopback = allow_loopback
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, *, timeout: float = 15.0, allow_loopback: bool = False
+    ) -> AsyncIterator[CallbackSender]:
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            # No proxies from the environment: the SSRF guard judges the real peer.
+            trust_env=False,
+        )
+        try:
+            yield cls(client, timeout=timeout, allow_loopback=allow_loopback)
+        finally:
+            await client.aclose()
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
+        started = time.perf_counter()
+
+        def elapsed() -> int:
+            return round((time.perf_counter() - started) * 1000)
+
+        try:
+            async with self._client.stream("POST", url, content=body, headers=headers) as response:
+                peer = _peer_address(response)
+                status = response.status_code
+                retry_after = response.headers.get("retry-after")
+        except httpx.TimeoutException:
+            return AttemptResult(
+                None, elapsed(), f"timed out after {self._timeout:g} s", retryable_error=True
+            )
+        except httpx.TransportError as exc:
+            return AttemptResult(
+                None, elapsed(), f"connection error ({type(exc).__name__})", retryable_error=True
+            )
+        except httpx.HTTPError as exc:
+            return AttemptResult(None, elapsed(), f"request error ({type(exc).__name__})")
+        latency = elapsed()
+        if peer is not None and not is_safe_address(peer, allow_loopback=self._allow_loopback):
+            # The name resolved to a public address when checked, then to this one.
+            return AttemptResult(None, latency, "callback host resolved to a non-public address at send time")
+        if 200 <= status < 300:
+            return AttemptResult(status, latency)
+        error = f"HTTP {status}" + (" (redirect not followed)" if 300 <= status < 400 else "")
+        return AttemptResult(status, latency, error, retry_after=retry_after)
+
+
+def _peer_address(response: httpx.Response) -> str | None:
+    stream: Any = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    address = stream.get_extra_info("server_addr")
+    return str(address[0]) if address else None

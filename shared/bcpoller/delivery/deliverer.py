@@ -1,0 +1,240 @@
+"""Deliver one queued event: sign, POST, record the attempt, decide what happens next.
+
+Blocking adapters (DynamoDB, SQS, KMS, DNS) run in worker threads so that the records
+of a batch are delivered concurrently on one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from bcpoller.delivery.event_log import EventLog, log_time
+from bcpoller.delivery.policy import AttemptResult, Outcome, classify, is_last_attempt, retry_delay_seconds
+from bcpoller.delivery.ports import Blobs, Claim, Idempotency, Instances, MetricsSink, Queue, Sender
+from bcpoller.delivery.signing import callback_headers
+from bcpoller.instances import SIGNING_SECRET, StoredInstance
+from bcpoller.messages import QueueMessage
+from bcpoller.security.ssrf import UnsafeUrlError
+
+logger = Logger(child=True)
+
+SIGNATURE_KEY = "event.notification.signature.key"
+# Another invocation holds the event (a duplicate message): look again after its own
+# attempt has certainly ended (the Lambda timeout is 30 s).
+IN_PROGRESS_RETRY_SECONDS = 45
+
+
+class Disposition(StrEnum):
+    DONE = "done"  # delete the message (delivered, failed for good, or moved to the DLQ)
+    RETRY = "retry"  # keep it: its visibility was set to the next attempt's time
+
+
+class RetryLater(Exception):
+    """Raised by the batch record handler so that Powertools reports the item as failed."""
+
+
+class NoopMetrics:
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        return None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        *,
+        instances: Instances,
+        event_log: EventLog,
+        blobs: Blobs,
+        idempotency: Idempotency,
+        sender: Sender,
+        queue: Queue,
+        url_guard: Callable[[str], None],
+        metrics: MetricsSink | None = None,
+        seconds_per_minute: float = 60.0,
+        remaining_ms: Callable[[], int] = lambda: 30_000,
+        clock: Callable[[], datetime] = _utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._instances = instances
+        self._log = event_log
+        self._blobs = blobs
+        self._idem = idempotency
+        self._sender = sender
+        self._queue = queue
+        self._guard = url_guard
+        self._metrics = metrics or NoopMetrics()
+        self._spm = seconds_per_minute
+        self._remaining_ms = remaining_ms
+        self._clock = clock
+        self._rng = rng
+        # One lookup per instance per invocation, shared by the batch's concurrent records.
+        self._instance_tasks: dict[str, asyncio.Task[StoredInstance | None]] = {}
+
+    async def deliver(self, message: QueueMessage, *, receive_count: int, receipt_handle: str) -> Disposition:
+        event_id = message.event_id
+        instance = await self._instance(message.instance_id)
+        reason = _why_not_deliverable(instance)
+        body: str | None = message.body
+        if reason is None and body is None:
+            try:
+                body = await asyncio.to_thread(
+                    self._blobs.load_body, message.instance_id, message.body_ref or ""
+                )
+            except (LookupError, ValueError) as exc:
+                reason = f"event body unavailable: {exc}"
+        if reason is not None or instance is None or body is None:
+            return await self._fail_undeliverable(message, reason or "instance not found")
+
+        claim = await self._idem.claim(event_id, remaining_ms=self._remaining_ms())
+        if claim is Claim.DONE:
+            logger.info("duplicate of a delivered event: not sent again", extra={"eventId": event_id})
+            self._metrics.add_metric("Duplicate", "Count", 1)
+            await asyncio.to_thread(
+                self._log.confirm_delivered, message.instance_id, event_id, now=self._clock()
+            )
+            return Disposition.DONE
+        if claim is Claim.IN_PROGRESS:
+            delay = max(1, round(IN_PROGRESS_RETRY_SECONDS * self._spm / 60.0))
+            await asyncio.to_thread(self._queue.change_visibility, receipt_handle, delay)
+            return Disposition.RETRY
+
+        started = self._clock()
+        try:
+            result = await self._attempt(message, instance, body, started)
+        except BaseException:
+            # Never leave a failed attempt recorded as in progress or done.
+            await asyncio.shield(self._idem.release(event_id))
+            raise
+        return await self._conclude(message, instance, result, started, receive_count, receipt_handle)
+
+    async def _attempt(
+        self, message: QueueMessage, instance: StoredInstance, body: str, started: datetime
+    ) -> AttemptResult:
+        await asyncio.to_thread(self._log.start_attempt, message, now=started)
+        secrets = await asyncio.to_thread(self._instances.secrets, instance)
+        url = instance.callback_url or ""
+        try:
+            # Resolved now, not only at creation: DNS may point elsewhere since.
+            await asyncio.to_thread(self._guard, url)
+        except UnsafeUrlError as exc:
+            return AttemptResult(status_code=None, latency_ms=0, error=f"callback URL refused: {exc}"[:300])
+        headers = callback_headers(
+            event_id=message.event_id,
+            body=body,
+            signature_key=secrets.get(SIGNATURE_KEY) or None,
+            signing_secret=secrets.get(SIGNING_SECRET) or None,
+        )
+        return await self._sender.post(url, body.encode(), headers)
+
+    async def _conclude(
+        self,
+        message: QueueMessage,
+        instance: StoredInstance,
+        result: AttemptResult,
+        started: datetime,
+        receive_count: int,
+        receipt_handle: str,
+    ) -> Disposition:
+        event_id, instance_id = message.event_id, message.instance_id
+        outcome = classify(result)
+        attempt = {
+            "at": log_time(started),
+            "statusCode": result.status_code,
+            "latencyMs": result.latency_ms,
+            "error": result.error,
+        }
+        self._metrics.add_metric("AttemptLatency", "Milliseconds", result.latency_ms)
+        log_extra = {"eventId": event_id, "instanceId": instance_id, "attempt": receive_count}
+        if outcome is Outcome.DELIVERED:
+            await self._idem.complete(event_id, {"statusCode": result.status_code})
+            now = self._clock()
+            await asyncio.to_thread(
+                self._log.finish_attempt, instance_id, event_id, status="delivered", attempt=attempt, now=now
+            )
+            self._metrics.add_metric("Delivered", "Count", 1)
+            self._metrics.add_metric(
+                "EndToEndAge", "Seconds", max(0.0, (now - message.changed_at).total_seconds())
+            )
+            logger.info("delivered", extra={**log_extra, "statusCode": result.status_code})
+            return Disposition.DONE
+
+        await self._idem.release(event_id)
+        if outcome is Outcome.RETRY and not is_last_attempt(receive_count):
+            delay = retry_delay_seconds(
+                receive_count, seconds_per_minute=self._spm, retry_after=result.retry_after, rng=self._rng
+            )
+            now = self._clock()
+            await asyncio.to_thread(
+                self._log.finish_attempt,
+                instance_id,
+                event_id,
+                status="retrying",
+                attempt=attempt,
+                now=now,
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+            await asyncio.to_thread(self._queue.change_visibility, receipt_handle, delay)
+            self._metrics.add_metric("Retried", "Count", 1)
+            logger.info("will retry", extra={**log_extra, "delaySeconds": delay, "error": result.error})
+            return Disposition.RETRY
+
+        if outcome is Outcome.RETRY:
+            reason = f"gave up after {receive_count} attempts: {result.error}"
+            # The DLQ first: if that fails the message stays on the queue, never lost.
+            await asyncio.to_thread(self._queue.send_to_dlq, message.to_json(), reason)
+        elif outcome is Outcome.GONE:
+            reason = "callback answered 410 Gone: notifications turned off"
+            await asyncio.to_thread(self._instances.turn_off_notifications, instance_id, reason)
+        else:
+            reason = result.error or f"HTTP {result.status_code}"
+        await asyncio.to_thread(
+            self._log.finish_attempt,
+            instance_id,
+            event_id,
+            status="failed",
+            attempt=attempt,
+            now=self._clock(),
+            reason=reason,
+        )
+        self._metrics.add_metric("Failed", "Count", 1)
+        logger.warning("failed", extra={**log_extra, "reason": reason})
+        return Disposition.DONE
+
+    async def _fail_undeliverable(self, message: QueueMessage, reason: str) -> Disposition:
+        await asyncio.to_thread(self._log.fail_without_attempt, message, reason=reason, now=self._clock())
+        self._metrics.add_metric("Failed", "Count", 1)
+        logger.warning("not deliverable", extra={"eventId": message.event_id, "reason": reason})
+        return Disposition.DONE
+
+    async def _instance(self, instance_id: str) -> StoredInstance | None:
+        task = self._instance_tasks.get(instance_id)
+        if task is None:
+            task = asyncio.ensure_future(asyncio.to_thread(self._instances.get, instance_id))
+            self._instance_tasks[instance_id] = task
+        return await asyncio.shield(task)
+
+
+def _why_not_deliverable(instance: StoredInstance | None) -> str | None:
+    if instance is None:
+        return "instance not found (deleted?)"
+    if not instance.events_enabled:
+        why = instance.notifications_disabled_reason
+        return (
+            f"notifications are off for this instance ({why})"
+            if why
+            else "notifications are off for this instance"
+        )
+    if not instance.callback_url:
+        return "instance has no callback URL"
+    return None

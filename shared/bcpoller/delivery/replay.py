@@ -1,0 +1,109 @@
+"""Send events again: one event, the failed events of an instance in a range, or the DLQ.
+
+A replayed event keeps its eventId (receivers dedupe on it); its idempotency record is
+reset so delivery does not take it for a duplicate, and its log status goes back to
+queued. The message is rebuilt from the log item, which holds the exact body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from bcpoller.delivery.event_log import EventLog
+from bcpoller.delivery.ports import Queue
+from bcpoller.messages import QueueMessage
+
+logger = Logger(child=True)
+_DLQ_BATCH = 10
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReplayError(ValueError):
+    """The log item cannot be turned back into a message (names the field)."""
+
+
+class Replayer:
+    def __init__(self, event_log: EventLog, queue: Queue, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._log = event_log
+        self._queue = queue
+        self._clock = clock
+
+    def retry(self, instance_id: str, event_id: str) -> bool:
+        """Re-enqueue one event; False when the log has no such event."""
+        item = self._log.raw(instance_id, event_id)
+        if item is None:
+            return False
+        return self._requeue([item]) == 1
+
+    def replay_failed(
+        self, instance_id: str, *, since: datetime | str | None = None, until: datetime | str | None = None
+    ) -> int:
+        """Re-enqueue every failed event of the instance created in [since, until]."""
+        items = self._log.items_with_status(instance_id, status="failed", since=since, until=until)
+        return self._requeue(items)
+
+    def redrive_dlq(self, max_messages: int = 100) -> int:
+        """Move up to ``max_messages`` DLQ messages back to the events queue. A message
+        that is not a valid queue message stays in the DLQ (reported, never lost)."""
+        moved = 0
+        while moved < max_messages:
+            received = self._queue.receive_dlq(min(_DLQ_BATCH, max_messages - moved))
+            if not received:
+                break
+            bodies: list[str] = []
+            handles: list[str] = []
+            for handle, body in received:
+                try:
+                    message = QueueMessage.model_validate_json(body)
+                except ValidationError as exc:
+                    logger.warning(
+                        "DLQ message is not a queue message: left in the DLQ", extra={"error": str(exc)}
+                    )
+                    continue
+                self._log.mark_queued(message.instance_id, message.event_id, now=self._clock())
+                bodies.append(body)
+                handles.append(handle)
+            if bodies:
+                # Send before delete: a crash in between duplicates a message (delivery is
+                # idempotent), the reverse order could lose one.
+                self._queue.enqueue(bodies)
+                self._queue.delete_dlq(handles)
+                moved += len(bodies)
+        return moved
+
+    def _requeue(self, items: list[dict[str, Any]]) -> int:
+        now = self._clock()
+        messages = [_message_of(item, now) for item in items]
+        for message in messages:
+            self._log.reset_idempotency(message.event_id)
+            self._log.mark_queued(message.instance_id, message.event_id, now=now)
+        if messages:
+            self._queue.enqueue([m.to_json() for m in messages])
+        return len(messages)
+
+
+def _message_of(item: dict[str, Any], now: datetime) -> QueueMessage:
+    data = {
+        "instanceId": item.get("instanceId"),
+        "eventId": item.get("eventId"),
+        "eventType": item.get("eventType"),
+        "objectType": item.get("objectType"),
+        "objectId": item.get("objectId"),
+        "changedAt": item.get("changedAt"),
+        "emittedAt": item.get("createdAt") or now,
+        "body": item.get("body"),
+        "bodyRef": item.get("bodyRef"),
+    }
+    try:
+        return QueueMessage.model_validate({k: v for k, v in data.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
+        raise ReplayError(f"event {item.get('eventId')!r} cannot be replayed: {problems}") from None
