@@ -31,11 +31,12 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 @cache
 def context() -> ApiContext:
     """Wire the adapters once per warm container (tests reset it with context.cache_clear)."""
+    from bcpoller.adapters.delivery_runtime import DeliveryRuntime
     from bcpoller.adapters.store_gateway import StoreGateway
-    from bcpoller.delivery.event_log import EventLog
-    from bcpoller.delivery.replay import replayer_from_settings
 
     settings = get_settings()
+    # The event log and replay are the delivery function's: the same wiring, no drift.
+    delivery = DeliveryRuntime(settings)
     table = aws.table(settings.table_name)
     instances = InstanceTable(table)
     service = InstanceService(
@@ -53,8 +54,8 @@ def context() -> ApiContext:
             poll_now_url=settings.poll_now_url,
         ),
         store=StoreGateway(api_base_url=settings.bc_api_base_url, login_base_url=settings.bc_login_base_url),
-        events=EventLog(table),
-        replayer=replayer_from_settings(settings),
+        events=delivery.event_log,
+        replayer=delivery.replayer(),
         cursors=CursorStats(table),
         parse=parse_facts,
         default_refresh_minutes=settings.default_refresh_minutes,

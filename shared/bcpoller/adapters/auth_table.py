@@ -40,6 +40,7 @@ class AuthTable:
         org_id = uuid.uuid4().hex
         user_id = uuid.uuid4().hex
         now = datetime.now(UTC).isoformat()
+        # The resource's own client: it serializes plain Python values like the Table does.
         client = self._table.meta.client
         name_ = self._table.name
         client.transact_write_items(
@@ -48,10 +49,10 @@ class AuthTable:
                     "Put": {
                         "TableName": name_,
                         "Item": {
-                            keys.PK: {"S": keys.org_pk(org_id)},
-                            keys.SK: {"S": _ORG_SK},
-                            "name": {"S": name},
-                            "createdDate": {"S": now},
+                            keys.PK: keys.org_pk(org_id),
+                            keys.SK: _ORG_SK,
+                            "name": name,
+                            "createdDate": now,
                         },
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
@@ -61,12 +62,12 @@ class AuthTable:
                         "Put": {
                             "TableName": name_,
                             "Item": {
-                                keys.PK: {"S": keys.secret_pk(digest)},
-                                keys.SK: {"S": _SECRET_SK},
-                                "kind": {"S": kind},
-                                "orgId": {"S": org_id},
-                                "userId": {"S": user_id},
-                                "createdDate": {"S": now},
+                                keys.PK: keys.secret_pk(digest),
+                                keys.SK: _SECRET_SK,
+                                "kind": kind,
+                                "orgId": org_id,
+                                "userId": user_id,
+                                "createdDate": now,
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }

@@ -78,6 +78,19 @@ def error_response(status: int, message: str, errors: Sequence[FieldError] = ())
     )
 
 
+MAX_BODY_BYTES = 256 * 1024
+
+
+def oversize_problem(body: str | None, is_base64: bool) -> str | None:
+    """Why the body is too large, or None. Checked before anything reads the body."""
+    size = len((body or "").encode("utf-8", "surrogatepass"))
+    if is_base64:
+        size = size * 3 // 4
+    if size > MAX_BODY_BYTES:
+        return f"the request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KiB)"
+    return None
+
+
 def _loc_to_field(loc: Sequence[Any]) -> str:
     # Powertools locations look like ("body", "configuration", "x") or ("query", "limit").
     parts = [str(p) for p in loc]
@@ -105,6 +118,11 @@ def register_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response:
+        # Powertools validates before any middleware runs: an oversize body lands here first.
+        event = app.current_event
+        too_large = oversize_problem(event.body, bool(event.is_base64_encoded))
+        if too_large:
+            return error_response(413, too_large)
         problems = validation_problems(exc)
         return error_response(422, "the request does not match the API schema", problems)
 

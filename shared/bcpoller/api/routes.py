@@ -23,7 +23,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from bcpoller.api.auth import Authenticator, Principal
-from bcpoller.api.errors import ErrorBody, NotFound, PayloadTooLarge, register_error_handlers
+from bcpoller.api.errors import (
+    ErrorBody,
+    NotFound,
+    PayloadTooLarge,
+    oversize_problem,
+    register_error_handlers,
+)
 from bcpoller.api.models import (
     Accepted,
     EventDetail,
@@ -40,7 +46,6 @@ from bcpoller.api.models import (
 )
 from bcpoller.api.service import InstanceService
 
-MAX_BODY_BYTES = 256 * 1024
 TITLE = "BigCommerce polling events"
 VERSION = "1.0.0"
 DESCRIPTION = (
@@ -87,14 +92,9 @@ def _responses(code: int, description: str, *extra: dict[int, Any]) -> dict[int,
 
 
 def _body_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    body = app.current_event.body or ""
-    size = len(body.encode("utf-8", "surrogatepass"))
-    if app.current_event.is_base64_encoded:
-        size = size * 3 // 4
-    if size > MAX_BODY_BYTES:
-        raise PayloadTooLarge(
-            f"the request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KiB)"
-        )
+    too_large = oversize_problem(app.current_event.body, bool(app.current_event.is_base64_encoded))
+    if too_large:
+        raise PayloadTooLarge(too_large)
     return next_middleware(app)
 
 

@@ -281,7 +281,7 @@ class InstanceService:
         if enabled and not instance.callback_url:
             raise BadRequest(
                 "events cannot be enabled without a callback URL",
-                [(CALLBACK_URL, "required to enable events")],
+                [(_cfg(CALLBACK_URL), "required to enable events")],
             )
         configuration = dict(instance.configuration)
         configuration[EVENTS_ENABLED] = enabled
@@ -404,9 +404,9 @@ class InstanceService:
                 try:
                     assert_safe_url(url, allow_loopback=self.allow_loopback)
                 except UnsafeUrlError as exc:
-                    problems.append((key, str(exc)))
+                    problems.append((_cfg(key), str(exc)))
         if facts is not None and facts.events_enabled and not facts.callback_url:
-            problems.append((CALLBACK_URL, "required when event.notification.enabled is true"))
+            problems.append((_cfg(CALLBACK_URL), "required when event.notification.enabled is true"))
         if problems or facts is None:
             # Keep the order stable and drop exact duplicates (the parser may check URLs too).
             unique = list(dict.fromkeys(problems))
@@ -421,7 +421,7 @@ class InstanceService:
         try:
             grant = self.store.exchange_oauth(configuration)
         except StoreCheckFailed as exc:
-            raise BadRequest(exc.message, exc.problems or [("oauth.code", exc.message)]) from None
+            raise BadRequest(exc.message, _cfg_all(exc.problems or [("oauth.code", exc.message)])) from None
         installed = {k: v for k, v in configuration.items() if k != "oauth.code"}
         installed["oauth.access.token"] = grant.access_token
         installed.setdefault("store.hash", grant.store_hash)
@@ -431,7 +431,7 @@ class InstanceService:
         try:
             return self.store.check(configuration)
         except StoreCheckFailed as exc:
-            raise BadRequest(exc.message, exc.problems) from None
+            raise BadRequest(exc.message, _cfg_all(exc.problems)) from None
 
     def _follow_schedule(self, instance_id: str, enabled: bool, minutes: int) -> None:
         if enabled:
@@ -457,6 +457,15 @@ class InstanceService:
             refreshInterval=instance.refresh_minutes,
             resources=instance.resources,
         )
+
+
+def _cfg(key: str) -> str:
+    """Configuration problems are named by their path in the body, as the model names them."""
+    return key if key.startswith("configuration.") else f"configuration.{key}"
+
+
+def _cfg_all(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(_cfg(field), problem) for field, problem in problems]
 
 
 def _hash(token: str) -> str:

@@ -179,7 +179,9 @@ def fake_parse(raw: dict[str, Any]) -> ParsedFacts:
     problems = []
     enabled = cfg.get("event.notification.enabled", False)
     if not isinstance(enabled, bool):
-        problems.append(FieldProblem(field="event.notification.enabled", problem="must be true or false"))
+        problems.append(
+            FieldProblem(field="configuration.event.notification.enabled", problem="must be true or false")
+        )
     interval = cfg.get("event.poller.refresh_interval", "")
     minutes = None
     if interval not in ("", None):
@@ -187,14 +189,16 @@ def fake_parse(raw: dict[str, Any]) -> ParsedFacts:
             minutes = int(interval)
         except (TypeError, ValueError):
             problems.append(
-                FieldProblem(field="event.poller.refresh_interval", problem="must be a number of minutes")
+                FieldProblem(
+                    field="configuration.event.poller.refresh_interval", problem="must be a number of minutes"
+                )
             )
     pollers = cfg.get("event.poller.configuration") or {}
     for name in pollers:
         if name not in ("orders", "products", "customers"):
             problems.append(
                 FieldProblem(
-                    field=f"event.poller.configuration.{name}",
+                    field=f"configuration.event.poller.configuration.{name}",
                     problem="unknown resource; available: customers, orders, products",
                 )
             )

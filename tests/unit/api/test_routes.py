@@ -81,9 +81,9 @@ def test_every_problem_is_reported_at_once(world: World) -> None:
     assert status == 400
     fields = {e["field"] for e in data["errors"]}
     assert fields == {
-        "event.poller.refresh_interval",
-        "event.notification.callback.url",
-        "event.poller.configuration.contacts",
+        "configuration.event.poller.refresh_interval",
+        "configuration.event.notification.callback.url",
+        "configuration.event.poller.configuration.contacts",
     }
     assert "available" in next(e["problem"] for e in data["errors"] if "contacts" in e["field"])
     assert world.instances.items == {} and world.schedules.schedules == {}
@@ -95,7 +95,7 @@ def test_store_refusal_is_a_400_saying_what_bigcommerce_answered(world: World) -
     )
     assert status == 400
     assert "BigCommerce refused" in data["message"]
-    assert data["errors"][0]["field"] == "access.token"
+    assert data["errors"][0]["field"] == "configuration.access.token"
     assert "bad" not in json.dumps(data).replace("BigCommerce", "")  # token value never echoed
 
 
@@ -265,7 +265,7 @@ def test_enable_events_without_callback_is_a_400(world: World) -> None:
         "id"
     ]
     status, data, _ = call(world.app, "PUT", f"/instances/{iid}/events/enabled", headers=ORG_A)
-    assert status == 400 and data["errors"][0]["field"] == "event.notification.callback.url"
+    assert status == 400 and data["errors"][0]["field"] == "configuration.event.notification.callback.url"
 
 
 def test_status_events_retry_and_replay(world: World) -> None:
