@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -135,8 +136,14 @@ class FunctionPool:
         self.spec = spec
         self._free: queue.Queue[ModuleType] = queue.Queue()
         load = loader or load_handler_module
-        for i in range(size):
-            self._free.put(load(spec, i))
+        self.missing: str | None = None
+        try:
+            for i in range(size):
+                self._free.put(load(spec, i))
+        except FileNotFoundError as exc:
+            # The rest of the stack still runs; every invocation says what is missing.
+            self.missing = str(exc)
+            log.error("%s", exc)
         self.invocations = 0
         self.errors = 0
         self._lock = threading.Lock()
@@ -150,6 +157,8 @@ class FunctionPool:
         )
 
     def invoke(self, event: dict[str, Any]) -> Any:
+        if self.missing:
+            raise RuntimeError(self.missing)
         module = self._free.get()
         try:
             with self._lock:
@@ -217,6 +226,7 @@ class RuntimeOptions:
     poll_envs: int = 2
     delivery_workers: int = 2
     stack_prefix: str = "bcpoll-local"
+    poll_timeout_s: float | None = None  # None: template.yaml's PollFunction Timeout
 
 
 class Runtime:
@@ -232,6 +242,8 @@ class Runtime:
         self.options = options
         region = os.environ.get("AWS_REGION", "us-east-1")
         specs = {name: function_spec(name, options.stack_prefix, region) for name in FUNCTIONS}
+        if options.poll_timeout_s:
+            specs["poll"] = dataclasses.replace(specs["poll"], timeout_s=options.poll_timeout_s)
         self.api = FunctionPool(specs["api"], options.api_envs)
         self.poll = FunctionPool(specs["poll"], options.poll_envs)
         self.delivery = FunctionPool(specs["delivery"], options.delivery_workers)
@@ -239,7 +251,13 @@ class Runtime:
         self.gateway = ApiGateway(
             self.api.invoke, options.api_port, options.host, concurrency=options.api_envs * 4
         )
-        self.poll_now = PollNowServer(self.dispatcher.fire, options.control_port, options.host, self.health)
+        self.poll_now = PollNowServer(
+            self.dispatcher.fire,
+            options.control_port,
+            options.host,
+            self.health,
+            controls={"/event-source": self.set_event_source},
+        )
         self.scheduler = SchedulerLoop(
             boto3.client("scheduler"),
             settings.schedule_group_name,
@@ -254,13 +272,28 @@ class Runtime:
             workers=options.delivery_workers,
         )
 
+    def set_event_source(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Turn the SQS event source on or off (``aws lambda update-event-source-mapping``)."""
+        enabled = body.get("enabled")
+        if not isinstance(enabled, bool):
+            raise ValueError("enabled: must be true or false")
+        if enabled:
+            self.workers.enabled.set()
+        else:
+            self.workers.enabled.clear()
+        return {"enabled": enabled, "in_flight": self.workers.in_flight}
+
     def health(self) -> dict[str, Any]:
         return {
             "ok": True,
             "pid": os.getpid(),
             "invocations": {p.spec.name: p.invocations for p in (self.api, self.poll, self.delivery)},
             "errors": {p.spec.name: p.errors for p in (self.api, self.poll, self.delivery)},
+            "missing": [p.spec.name for p in (self.api, self.poll, self.delivery) if p.missing],
             "polls_running": self.dispatcher.running,
+            "event_source_enabled": self.workers.enabled.is_set(),
+            "deliveries_in_flight": self.workers.in_flight,
+            "poll_timeout_s": self.poll.spec.timeout_s,
             "schedules_fired": self.scheduler.fired,
             "sqs": {
                 "batches": self.workers.batches,
@@ -292,12 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-envs", type=int, default=2)
     parser.add_argument("--delivery-workers", type=int, default=2)
     parser.add_argument("--stack-prefix", default="bcpoll-local")
+    parser.add_argument("--poll-timeout", type=float, help="override PollFunction's Timeout (seconds)")
     args = parser.parse_args(argv)
     parent = os.getppid()
     die_with_parent()
     if os.getppid() != parent:  # the parent died before the hook was set
         return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -309,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             poll_envs=args.poll_envs,
             delivery_workers=args.delivery_workers,
             stack_prefix=args.stack_prefix,
+            poll_timeout_s=args.poll_timeout,
         )
     ).start()
     log.info("runtime %s ready: api %s, poll-now %s", os.getpid(), runtime.gateway.url, runtime.poll_now.url)

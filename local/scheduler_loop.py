@@ -187,6 +187,14 @@ class _PollNowHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        control = self.server.controls.get(self.path)
+        if control is not None:
+            try:
+                body = json.loads(raw or b"{}")
+                self._json(200, control(body if isinstance(body, dict) else {}))
+            except (ValueError, TypeError) as exc:
+                self._json(400, {"message": str(exc)})
+            return
         if self.path != "/poll-now":
             self._json(404, {"message": "not found"})
             return
@@ -209,10 +217,12 @@ class _PollNowHttp(ThreadingHTTPServer):
     allow_reuse_address = True
     fire: Fire
     health: Callable[[], dict[str, Any]]
+    controls: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]
 
 
 class PollNowServer:
-    """``POST /poll-now`` {"instanceId"} -> fire (202); ``GET /health`` -> health()."""
+    """``POST /poll-now`` {"instanceId"} -> fire (202); ``GET /health`` -> health(); other
+    ``POST`` paths -> ``controls[path](json body)`` (the runtime's local-only switches)."""
 
     def __init__(
         self,
@@ -220,9 +230,11 @@ class PollNowServer:
         port: int,
         host: str = "127.0.0.1",
         health: Callable[[], dict[str, Any]] | None = None,
+        controls: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
     ) -> None:
         self._server = _PollNowHttp((host, port), _PollNowHandler)
         self._server.fire = fire
+        self._server.controls = controls or {}
         self._server.health = health or (lambda: {"ok": True})
         self.port = int(self._server.server_address[1])
         self.url = f"http://{host}:{self.port}/poll-now"

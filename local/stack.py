@@ -42,6 +42,14 @@ from local.runtime import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE = ROOT / ".local" / "stack.json"
+# moto's dummy credentials: the local stack never talks to real AWS.
+DUMMY_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
 log = logging.getLogger("local.stack")
 
 
@@ -123,6 +131,7 @@ class StackOptions:
     poll_envs: int = 2
     delivery_workers: int = 2
     seed: int = 42
+    poll_timeout: float | None = None
 
     @property
     def real_store(self) -> bool:
@@ -194,13 +203,13 @@ class Stack:
     def _environment(self, moto_url: str) -> dict[str, str]:
         from local.template_resources import create_stack_resources
 
+        for key, value in DUMMY_AWS.items():  # moto accepts any; boto3 here needs some
+            os.environ.setdefault(key, value)
         resources = create_stack_resources(moto_url, stack_name=self.stack_name)
         self.resources = resources
         env = dict(os.environ)
+        env.update(DUMMY_AWS)
         env.update(
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_SESSION_TOKEN="testing",
             POWERTOOLS_TRACE_DISABLED="true",
             POWERTOOLS_METRICS_NAMESPACE="BigCommercePollingEvents",
         )
@@ -220,6 +229,8 @@ class Stack:
         return env
 
     def _start_runtime(self) -> None:
+        if not self.o.api_port:
+            self.o.api_port = free_port()
         if _port_open(self.o.host, self.o.api_port):
             raise StackError(f"--api-port {self.o.api_port}: something already listens on {self.o.host}")
         self.runtime = Child(
@@ -240,6 +251,7 @@ class Stack:
                 str(self.o.delivery_workers),
                 "--stack-prefix",
                 self.stack_name,
+                *(["--poll-timeout", str(self.o.poll_timeout)] if self.o.poll_timeout else []),
             ],
             self.env,
             self.logs_dir / "runtime.log",
@@ -263,10 +275,7 @@ class Stack:
         if proc.returncode != 0:
             raise StackError(f"bootstrapping the organization failed: {proc.stderr.strip()[-500:]}")
         data = json.loads(proc.stdout)
-        header = data.get("authorization") or data.get("Authorization")
-        if not header:
-            header = f"User {data['userSecret']}, Organization {data['orgSecret']}"
-        return str(header)
+        return str(data["authorization"])
 
     def write_state(self, **extra: Any) -> None:
         with self._state_lock:
@@ -363,6 +372,11 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
     p.add_argument("--poll-envs", type=int, default=2, help="concurrent PollFunction environments")
     p.add_argument("--delivery-workers", type=int, default=2, help="concurrent DeliveryFunction environments")
     p.add_argument("--seed", type=int, default=42, help="the simulated store's seed")
+    p.add_argument(
+        "--poll-timeout",
+        type=float,
+        help="PollFunction's timeout in seconds (default: template.yaml's); a poll's lease lasts this + 5 s",
+    )
     a = p.parse_args(argv)
     if a.minute <= 0:
         p.error("--minute: must be a positive number of seconds")
@@ -386,6 +400,7 @@ def parse_args(argv: list[str] | None = None) -> StackOptions:
         poll_envs=a.poll_envs,
         delivery_workers=a.delivery_workers,
         seed=a.seed,
+        poll_timeout=a.poll_timeout,
     )
 
 

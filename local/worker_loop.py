@@ -106,6 +106,10 @@ class WorkerLoop:
         self.queue_arn: str = attrs["QueueArn"]
         self.region: str = self.queue_arn.split(":")[3]
         self._stop = threading.Event()
+        # Like an event source mapping's Enabled flag: off, nothing new is received.
+        self.enabled = threading.Event()
+        self.enabled.set()
+        self.in_flight = 0
         self._threads: list[threading.Thread] = []
         self.batches = 0
         self.deleted = 0
@@ -162,10 +166,19 @@ class WorkerLoop:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if not self.enabled.is_set():
+                self._stop.wait(0.1)
+                continue
             try:
-                batch = self.receive_batch()
-                if batch:
-                    self.process(batch)
+                with self._count_lock:
+                    self.in_flight += 1
+                try:
+                    batch = self.receive_batch()
+                    if batch:
+                        self.process(batch)
+                finally:
+                    with self._count_lock:
+                        self.in_flight -= 1
             except Exception:
                 log.exception("worker loop error; retrying")
                 self._stop.wait(1.0)
