@@ -151,7 +151,10 @@ class SimulatedStore:
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="simulated-store", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="simulated-store",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -229,7 +229,7 @@ def store_message(response: httpx.Response) -> str:
     if isinstance(body, list) and body and isinstance(body[0], dict):
         body = body[0]
     if isinstance(body, dict):
-        for key in ("title", "error", "message", "error_description", "detail"):
+        for key in ("title", "error_description", "message", "error", "detail"):
             if isinstance(body.get(key), str) and body[key]:
                 return str(body[key])
     return response.reason_phrase or "error"
