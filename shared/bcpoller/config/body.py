@@ -19,9 +19,9 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, Vali
 
 from bcpoller.config.catalog import JAVA_PATTERNS, CatalogEntry, get_entry
 from bcpoller.config.errors import ConfigError, FieldProblem, join_path
-from bcpoller.config.hub import NativeRequest, parse_hub_url, to_native_request
+from bcpoller.config.hub import NativeRequest, lower_bound_clause, parse_hub_url, to_native_request
 from bcpoller.config.javadate import compile_pattern, parse_record_date, resolve_zone
-from bcpoller.config.macros import check_macros, render_url
+from bcpoller.config.macros import MACRO_MARK, check_macros, mark_macros, render_url
 
 ELEMENT_KEY = "bigcommerce"
 MAX_REFRESH_MINUTES = 1440
@@ -48,11 +48,12 @@ def _empty_to_none(value: Any) -> Any:
 
 
 def read_path(record: dict[str, Any], dotted: str) -> Any:
-    """``record["_info"]["lastUpdated"]`` for ``_info.lastUpdated``; KeyError names the path."""
+    """``record["_info"]["lastUpdated"]`` for ``_info.lastUpdated``; ValueError names the path
+    (a ValueError, like an unreadable date: the poller reports both the same way)."""
     value: Any = record
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
-            raise KeyError(f"the record has no {dotted!r}")
+            raise ValueError(f"the record has no {dotted!r}")
         value = value[part]
     return value
 
@@ -169,8 +170,16 @@ class ResourcePoller(BaseModel):
         return get_entry(query.resource, query.hub)
 
     def native(self, lower_bound: datetime, *, legacy: bool = False) -> NativeRequest:
-        """The BigCommerce request for a poll whose lower bound is ``lower_bound``."""
-        return to_native_request(render_url(self.url, lower_bound), legacy=legacy)
+        """The BigCommerce request for a poll whose lower bound is ``lower_bound``.
+
+        When the where-clause's bound is one macro, the request uses the exact instant:
+        a rendered value can lose its zone (``${dateTimeZone:America/Denver:yyyy-MM-dd
+        HH:mm}`` read back as UTC would start seven hours late and miss changes)."""
+        request = to_native_request(render_url(self.url, lower_bound), legacy=legacy)
+        clause = lower_bound_clause(mark_macros(self.url), request.entry)
+        if clause is not None and clause.value == MACRO_MARK:
+            return request.at(lower_bound)
+        return request
 
     @property
     def effective_page_size(self) -> int:
@@ -178,7 +187,10 @@ class ResourcePoller(BaseModel):
         return min(self.page_size or limit, limit)
 
     def object_id(self, record: dict[str, Any]) -> str:
-        return str(read_path(record, self.id_field))
+        value = read_path(record, self.id_field)
+        if value is None or value == "" or isinstance(value, dict | list):
+            raise ValueError(f"the record's {self.id_field!r} is not an id: {type(value).__name__}")
+        return str(value)
 
     def updated_at(self, record: dict[str, Any], *, legacy: bool = False) -> datetime | None:
         """The record's updated time (None when neither the config nor the catalog names one)."""

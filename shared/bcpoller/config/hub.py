@@ -9,7 +9,7 @@ a seed URL written for v2 orders (RFC 2822) also works for v3 products (ISO 8601
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from urllib.parse import unquote
@@ -60,6 +60,14 @@ class NativeRequest:
     @property
     def record_date_format(self) -> DateFormat | None:
         return self.entry.record_format(legacy=self.legacy)
+
+    def at(self, lower_bound: datetime) -> NativeRequest:
+        """The same request with its lower bound set to exactly ``lower_bound``."""
+        param, fmt = self.entry.native_filter(legacy=self.legacy)
+        if param is None or fmt is None:
+            return self
+        params = {**self.params, param: format_native(lower_bound, fmt)}
+        return replace(self, params=params, lower_bound=lower_bound)
 
     def page_params(self, page: int, limit: int | None = None) -> dict[str, str]:
         """The params of one page (``limit`` defaults to, and is capped at, the maximum)."""
@@ -173,6 +181,14 @@ def to_native_request(rendered_url: str, *, legacy: bool = False) -> NativeReque
     if not legacy or entry.api == "v2":
         params.update(entry.sort_params)
     return NativeRequest(entry=entry, path=path, params=params, lower_bound=lower_bound, legacy=legacy)
+
+
+def lower_bound_clause(url: str, entry: CatalogEntry) -> WhereClause | None:
+    """The where-clause that sets ``entry``'s lower bound, if the URL has one."""
+    for clause in parse_hub_url(url).clauses:
+        if clause.field in entry.hub_aliases and _is_lower_bound(clause):
+            return clause
+    return None
 
 
 def _is_lower_bound(clause: WhereClause) -> bool:

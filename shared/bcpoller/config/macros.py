@@ -70,6 +70,15 @@ def check_macros(url: str) -> list[str]:
     return problems
 
 
+MACRO_MARK = "\x00"
+
+
+def mark_macros(url: str) -> str:
+    """The URL with each macro replaced by MACRO_MARK (macro patterns hold quotes that
+    would otherwise be read as the where-clause's own)."""
+    return _MACRO.sub(MACRO_MARK, url)
+
+
 def render_url(url: str, lower_bound: datetime) -> str:
     """The URL with every macro replaced by the lower bound's value (ValueError on a bad one)."""
     if lower_bound.tzinfo is None:

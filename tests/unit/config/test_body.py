@@ -324,5 +324,37 @@ def test_record_dates_follow_the_catalog_when_the_poller_names_none() -> None:
     assert poller.updated_at(
         {"id": 1, "date_modified": "Wed, 05 Sep 2018 20:42:07 +0000"}, legacy=True
     ) == datetime(2018, 9, 5, 20, 42, 7, tzinfo=UTC)
-    with pytest.raises(KeyError, match="date_modified"):
+    with pytest.raises(ValueError, match="date_modified"):
         poller.updated_at({"id": 1})
+
+
+@pytest.mark.parametrize(
+    "macro",
+    [
+        "${dateTimeZone:America/Denver:yyyy-MM-dd'T'HH:mm:ss}",  # no zone in the text
+        "${date:yyyy-MM-dd}",  # coarser than the bound
+        "${epoch:ms}",
+    ],
+)
+def test_a_macro_bound_is_the_exact_instant_whatever_the_pattern_keeps(macro: str) -> None:
+    url = f"/hubs/ecommerce/products?where=date_modified>='{macro}'"
+    pollers = {"products": {"url": url}}
+    cfg = parse_instance_body(body(**{"event.poller.configuration": pollers})).configuration
+    bound = datetime(2024, 7, 1, 18, 30, 15, tzinfo=UTC)
+    request = cfg.pollers["products"].native(bound)
+    assert request.lower_bound == bound
+    assert request.params["date_modified:min"] == "2024-07-01T18:30:15Z"
+
+
+def test_a_fixed_bound_in_the_url_is_kept() -> None:
+    url = "/hubs/ecommerce/orders?where=min_date_modified='2020-01-01T00:00:00Z'"
+    cfg = parse_instance_body(body(**{"event.poller.configuration": {"orders": {"url": url}}})).configuration
+    request = cfg.pollers["orders"].native(datetime(2024, 7, 1, tzinfo=UTC))
+    assert request.params["min_date_modified"] == "Wed, 01 Jan 2020 00:00:00 +0000"
+
+
+@pytest.mark.parametrize("record", [{"id": None}, {"id": ""}, {"id": {"a": 1}}, {}])
+def test_a_record_without_a_usable_id_is_an_error(record: dict[str, Any]) -> None:
+    cfg = parse_instance_body(body(**{"event.poller.configuration": {"orders": ORDERS}})).configuration
+    with pytest.raises(ValueError, match="id"):
+        cfg.pollers["orders"].object_id(record)
