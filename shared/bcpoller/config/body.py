@@ -226,6 +226,9 @@ class InstanceConfiguration(BaseModel):
     oauth_api_key: str | None = Field(None, alias="oauth.api.key")
     oauth_api_secret: SecretStr | None = Field(None, alias="oauth.api.secret")
     oauth_callback_url: str | None = Field(None, alias="oauth.callback.url")
+    # Set by the OAuth install flow (instances.SECRET_CONFIG_KEYS), never by hand.
+    oauth_access_token: SecretStr | None = Field(None, alias="oauth.access.token")
+    oauth_code: SecretStr | None = Field(None, alias="oauth.code")
     events_enabled: bool = Field(False, alias="event.notification.enabled")
     callback_url: str | None = Field(None, alias="event.notification.callback.url")
     signature_key: SecretStr | None = Field(None, alias="event.notification.signature.key")
@@ -237,7 +240,8 @@ class InstanceConfiguration(BaseModel):
 
     @field_validator(
         "store_url", "username", "password", "store_hash", "access_token", "oauth_api_key",
-        "oauth_api_secret", "oauth_callback_url", "callback_url", "signature_key", mode="before",
+        "oauth_api_secret", "oauth_callback_url", "oauth_access_token", "oauth_code", "callback_url",
+        "signature_key", mode="before",
     )  # fmt: skip
     @classmethod
     def _blank(cls, value: Any) -> Any:

@@ -195,6 +195,16 @@ def test_unknown_keys_are_kept() -> None:
     assert parsed.model_extra == {"extraTop": 1}
 
 
+def test_every_secret_key_is_a_secret_field() -> None:
+    from bcpoller.instances import SECRET_CONFIG_KEYS
+
+    values = {key: f"value-of-{key}" for key in SECRET_CONFIG_KEYS}
+    cfg = parse_instance_body(body(**values)).configuration
+    assert cfg.extra == {}
+    shown = repr(cfg) + cfg.model_dump_json()
+    assert not any(value in shown for value in values.values())
+
+
 def test_credentials_are_exposed_but_never_shown() -> None:
     cfg = parse_instance_body(body(**{"event.notification.signature.key": "sig-secret-value"})).configuration
     assert cfg.store_hash == "abc123"
