@@ -104,6 +104,31 @@ class PollResult:
         return out
 
 
+MAX_TIE_PASSES = 4
+
+
+class _Tie:
+    """Offset pages inside one second, read in passes until two passes agree.
+
+    Offset paging can skip a record when one read before it is updated (it leaves the
+    second, and everything after it shifts back a place). The record that left was seen
+    by that pass and is gone from the next, so two consecutive passes that saw the same
+    (id, time) pairs prove no record was skipped in between."""
+
+    def __init__(self, second: datetime, seen: set[EmittedKey]) -> None:
+        self.second = second
+        self.seen = seen
+        self.previous: set[EmittedKey] | None = None
+        self.passes = 1
+
+    def confirmed(self) -> bool:
+        return self.previous is not None and self.previous == self.seen
+
+    def next_pass(self) -> None:
+        self.previous, self.seen = self.seen, set()
+        self.passes += 1
+
+
 class _Stop(Exception):
     """Ends the whole poll early (lease lost, credentials refused, out of time)."""
 
@@ -276,27 +301,53 @@ class _Run:
         keyset = plan.sorted_by_store
         query_bound = state.lower_bound(plan.overlap_s, self.start)
         pages = self._pages(plan, query_bound)
+        tie: _Tie | None = None
         try:
             while True:
                 page = next(pages, None)
-                if page is None:
-                    break
-                result.records_read += len(page.records)
-                fresh, newest, deferred = self._select(plan, state, page.records, result)
+                is_last = page is None or page.is_last
+                records = page.records if page is not None else []
+                result.records_read += len(records)
+                fresh, read, deferred = self._select(plan, state, records, result)
+                newest = max((u for _, u in read), default=None)
+                if tie is not None:
+                    # Inside a tie pass only the tie's second is emitted; later records are
+                    # read again once the tie is confirmed whole.
+                    tie.seen |= {p for p in read if floor_second(p[1]) == tie.second}
+                    fresh = [f for f in fresh if floor_second(f[1]) == tie.second]
                 if fresh:
                     state = self._emit(plan, state, fresh, result)
-                if deferred:
-                    result.deferred += deferred
-                    break
-                if page.is_last:
+                result.deferred += deferred
+                beyond = newest is not None and floor_second(newest) > query_bound
+                if tie is not None and (is_last or deferred or beyond):
+                    if tie.confirmed():
+                        tie = None
+                        if not beyond:
+                            break
+                        query_bound += timedelta(seconds=1)  # the whole second is emitted
+                    elif tie.passes >= MAX_TIE_PASSES or self.time_short():
+                        # The cursor stays at the tie; the next poll reads it again.
+                        result.status = "partial"
+                        break
+                    else:
+                        tie.next_pass()
+                    _close(pages)
+                    pages = self._pages(plan, query_bound)
+                    continue
+                if deferred or is_last:
                     break
                 if self.time_short():
                     result.status = "partial"
                     break
-                if keyset and newest is not None and floor_second(newest) > query_bound:
-                    _close(pages)
-                    query_bound = floor_second(newest)
-                    pages = self._pages(plan, query_bound)
+                if keyset and tie is None and newest is not None:
+                    if beyond:
+                        _close(pages)
+                        query_bound = floor_second(newest)
+                        pages = self._pages(plan, query_bound)
+                    elif floor_second(newest) == query_bound:
+                        # A full page inside one second: the filter cannot split it, so it
+                        # is read by offset, in passes until two agree (see _Tie).
+                        tie = _Tie(query_bound, {p for p in read if floor_second(p[1]) == query_bound})
         finally:
             _close(pages)
         return state
@@ -307,12 +358,12 @@ class _Run:
 
     def _select(
         self, plan: ResourcePlan, state: CursorState, records: list[dict[str, Any]], result: ResourceResult
-    ) -> tuple[list[tuple[str, datetime, dict[str, Any]]], datetime | None, int]:
-        """(records to emit, newest updated time read, how many are past the store clock)."""
+    ) -> tuple[list[tuple[str, datetime, dict[str, Any]]], set[EmittedKey], int]:
+        """(records to emit, every (id, time) read up to the store clock, how many are past it)."""
         floor = state.lower_bound(plan.overlap_s, self.start)
         fresh: list[tuple[str, datetime, dict[str, Any]]] = []
         seen: set[EmittedKey] = set()
-        newest: datetime | None = None
+        read: set[EmittedKey] = set()
         deferred = 0
         for record in records:
             oid, updated = plan.read_id(record), plan.read_updated(record)
@@ -323,7 +374,7 @@ class _Run:
             if updated > self.upper:
                 deferred += 1
                 continue
-            newest = updated if newest is None or updated > newest else newest
+            read.add((oid, updated))
             if updated < floor or state.already_emitted(oid, updated) or (oid, updated) in seen:
                 continue
             seen.add((oid, updated))
@@ -333,7 +384,7 @@ class _Run:
                 "records skipped: their id or updated date could not be read with the configured fields",
                 extra={"resource": plan.name, "count": result.unreadable},
             )
-        return fresh, newest, deferred
+        return fresh, read, deferred
 
     def _classify(
         self, plan: ResourcePlan, state: CursorState, oid: str, updated: datetime, record: dict[str, Any]

@@ -1,0 +1,313 @@
+"""In-memory stand-ins for the poll engine's ports: a store that pages like BigCommerce
+(ascending by updated time, ties by id, offset pages), a table with versioned cursors
+and an expiring lease, and a queue that records what it was sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from bcpoller.connector.errors import AuthenticationError, StoreError
+from bcpoller.instances import StoredInstance
+from bcpoller.poll.cursor import CursorState
+from bcpoller.poll.plan import Planning, ResourcePlan
+from bcpoller.poll.ports import CursorConflict, LeaseOutcome, PollDeps, QueueSendError
+
+T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@dataclass
+class Page:
+    records: list[dict[str, Any]]
+    page_number: int
+    is_last: bool
+
+
+class FakeStore:
+    """Records with second-granular times; ``hook(page_number)`` runs before each page is
+    served, so tests can land writes between the reads of one poll."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+        self.records: dict[int, dict[str, Any]] = {}
+        self.history: list[tuple[str, datetime, str]] = []  # (id, updated, CREATED|UPDATED)
+        self.hook: Callable[[int], None] | None = None
+        self.auth_fails = False
+        self.fail_on_request: int | None = None  # the n-th page request answers 500
+        self.requests = 0
+
+    def tick(self, seconds: float = 1) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def create(self, oid: int, **extra: Any) -> None:
+        at = self.now.replace(microsecond=0)
+        self.records[oid] = {"id": oid, "date_created": at, "date_modified": at, **extra}
+        self.history.append((str(oid), at, "CREATED"))
+
+    def update(self, oid: int, **extra: Any) -> None:
+        at = self.now.replace(microsecond=0)
+        self.records[oid] = {**self.records[oid], "date_modified": at, **extra}
+        self.history.append((str(oid), at, "UPDATED"))
+
+    def delete(self, oid: int) -> None:
+        del self.records[oid]
+
+    def latest(self) -> dict[str, datetime]:
+        return {str(r["id"]): r["date_modified"] for r in self.records.values()}
+
+    def pages(self, lower: datetime | None, page_size: int) -> Iterator[Page]:
+        number = 1
+        while True:
+            if self.hook:
+                self.hook(number)
+            self.requests += 1
+            if self.fail_on_request == self.requests:
+                raise StoreError("Internal Server Error after 6 attempts", status=500, path="/v2/orders")
+            if self.auth_fails:
+                raise AuthenticationError("invalid credentials", status=401, path="/v2/orders")
+            rows = sorted(
+                (r for r in self.records.values() if lower is None or r["date_modified"] >= lower),
+                key=lambda r: (r["date_modified"], r["id"]),
+            )
+            chunk = rows[(number - 1) * page_size : number * page_size]
+            last = len(chunk) < page_size or number * page_size >= len(rows)
+            yield Page([dict(r) for r in chunk], number, last)
+            if last:
+                return
+            number += 1
+
+
+class FakeSession:
+    def __init__(self, store: FakeStore, skew: timedelta = timedelta(0)) -> None:
+        self.store = store
+        self.requests_made = 0
+        self.skew = skew
+
+    def __enter__(self) -> FakeSession:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def store_time(self) -> datetime:
+        self.requests_made += 1
+        if self.store.auth_fails:
+            raise AuthenticationError("invalid credentials", status=401, path="/v2/time")
+        return self.store.now.replace(microsecond=0)
+
+    def iter_pages(self, request: Any, *, page_size: int = 250) -> Iterator[Page]:
+        for page in self.store.pages(request, page_size):
+            self.requests_made += 1
+            yield page
+
+
+class FakeConnector:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self.opened: list[dict[str, Any]] = []
+
+    def open(self, configuration: dict[str, Any], *, deadline: float) -> FakeSession:
+        self.opened.append(configuration)
+        return FakeSession(self.store)
+
+
+class FakeTable:
+    """Instance item with lease, cursor items with versions; asserts monotonic cursors."""
+
+    def __init__(self, instance: StoredInstance) -> None:
+        self.instance: StoredInstance | None = instance
+        self.cursors: dict[str, CursorState] = {}
+        self.cursor_stats: dict[str, dict[str, Any]] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.last_poll: dict[str, Any] | None = None
+        self.calls: dict[str, int] = {}
+        self.before_checkpoint: Callable[[CursorState], None] | None = None
+        self.history: dict[str, list[datetime | None]] = {}
+
+    def _count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    def acquire(self, instance_id: str, *, owner: str, lease_until: float, now: float) -> LeaseOutcome:
+        self._count("acquire")
+        inst = self.instance
+        if inst is None or inst.instance_id != instance_id:
+            return LeaseOutcome(None, "instance not found (deleted)")
+        if not inst.events_enabled:
+            return LeaseOutcome(None, "events are disabled for this instance")
+        if inst.auth_state == "failed":
+            return LeaseOutcome(None, "the store refused the credentials")
+        if inst.lease_until is not None and inst.lease_until >= now:
+            return LeaseOutcome(None, "another poll holds the lease")
+        self.instance = inst.model_copy(update={"lease_owner": owner, "lease_until": lease_until})
+        return LeaseOutcome(self.instance)
+
+    def release(
+        self, instance_id: str, *, owner: str, last_poll: dict[str, Any], auth_error: str | None = None
+    ) -> None:
+        self._count("release")
+        assert self.instance is not None
+        update: dict[str, Any] = {}
+        if auth_error is not None:
+            update.update(auth_state="failed", auth_error=auth_error)
+        if self.instance.lease_owner == owner:
+            update.update(lease_owner=None, lease_until=None)
+            self.last_poll = last_poll
+        elif auth_error is None:
+            return
+        self.instance = self.instance.model_copy(update=update)
+
+    def load_cursors(self, instance_id: str) -> dict[str, CursorState]:
+        self._count("load_cursors")
+        return dict(self.cursors)
+
+    def checkpoint(
+        self, instance_id: str, state: CursorState, *, expected_version: int, stats: dict[str, Any]
+    ) -> CursorState:
+        self._count("checkpoint")
+        if self.before_checkpoint:
+            self.before_checkpoint(state)
+        current = self.cursors.get(state.resource)
+        if (current.version if current else 0) != expected_version:
+            raise CursorConflict(f"cursor {state.resource} moved")
+        if current and current.cursor and state.cursor:
+            assert state.cursor >= current.cursor, "a cursor went down"
+        written = replace(state, version=expected_version + 1)
+        self.cursors[state.resource] = written
+        self.cursor_stats[state.resource] = stats
+        self.history.setdefault(state.resource, []).append(state.cursor)
+        return written
+
+    def put_blob(self, instance_id: str, event_id: str, compressed_body: bytes, *, ttl: int) -> None:
+        self._count("put_blob")
+        self.blobs[event_id] = compressed_body
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.calls = 0
+        self.fail = False
+        self.before_send: Callable[[Sequence[str]], None] | None = None
+
+    def send(self, bodies: Sequence[str]) -> None:
+        self.calls += 1
+        if self.before_send:
+            self.before_send(bodies)
+        if self.fail:
+            raise QueueSendError("3 of 3 events could not be queued after 5 attempts (InternalError)")
+        self.messages.extend(json.loads(b) for b in bodies)
+
+    def events(self) -> list[tuple[str, str, str]]:
+        """(objectId, changedAt, eventType) of every message sent, in order."""
+        return [(m["objectId"], m["changedAt"], m["eventType"]) for m in self.messages]
+
+
+class FakeCrypto:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def decrypt(self, ciphertext: bytes, instance_id: str) -> dict[str, Any]:
+        self.calls += 1
+        return {"access.token": "tok-secret"}
+
+
+def _when(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def orders_plan(
+    *, page_size: int = 250, overlap_s: float = 5, tolerance_s: float = 0, name: str = "orders"
+) -> ResourcePlan:
+    return ResourcePlan(
+        name=name,
+        build_request=lambda lower: lower,
+        read_id=lambda r: str(r["id"]) if r.get("id") is not None else None,
+        read_updated=lambda r: _when(r.get("date_modified")),
+        read_created=lambda r: _when(r.get("date_created")),
+        overlap_s=overlap_s,
+        created_tolerance_s=tolerance_s,
+        page_size=page_size,
+    )
+
+
+def snapshot_plan(name: str = "categories") -> ResourcePlan:
+    return ResourcePlan(
+        name=name,
+        build_request=lambda lower: None,
+        read_id=lambda r: str(r["id"]),
+        read_updated=lambda r: None,
+        read_created=lambda r: None,
+        snapshot=True,
+    )
+
+
+def make_instance(created: datetime = T0, **update: Any) -> StoredInstance:
+    base = StoredInstance.model_validate(
+        {
+            "instanceId": "inst-1",
+            "orgId": "org-1",
+            "name": "Store A",
+            "configuration": {"store.hash": "abc", "event.notification.enabled": True},
+            "secrets": b"ciphertext",
+            "eventsEnabled": True,
+            "createdDate": created,
+            "storeCreatedAt": created,
+        }
+    )
+    return base.model_copy(update=update)
+
+
+@dataclass
+class Harness:
+    store: FakeStore
+    table: FakeTable
+    queue: FakeQueue
+    crypto: FakeCrypto
+    connector: FakeConnector
+    plans: list[ResourcePlan]
+    backfill_since: datetime | None = None
+    lambda_now: datetime = T0
+    remaining: int = 100_000
+    deps_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def deps(self) -> PollDeps:
+        return PollDeps(
+            state=self.table,
+            queue=self.queue,
+            crypto=self.crypto,
+            connector=self.connector,
+            planner=lambda cfg: Planning(resources=self.plans, backfill_since=self.backfill_since),
+            **self.deps_overrides,
+        )
+
+    def poll(self, **kwargs: Any) -> Any:
+        from bcpoller.poll.engine import poll_instance
+
+        return poll_instance(
+            "inst-1",
+            self.deps(),
+            remaining_ms=lambda: self.remaining,
+            now=lambda: self.lambda_now,
+            **kwargs,
+        )
+
+
+def harness(
+    plans: list[ResourcePlan] | None = None, *, created: datetime = T0, store: FakeStore | None = None
+) -> Harness:
+    store = store or FakeStore(created)
+    return Harness(
+        store=store,
+        table=FakeTable(make_instance(created)),
+        queue=FakeQueue(),
+        crypto=FakeCrypto(),
+        connector=FakeConnector(store),
+        plans=plans or [orders_plan()],
+        lambda_now=created,
+    )

@@ -1,0 +1,358 @@
+from __future__ import annotations
+
+import json
+import zlib
+from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from bcpoller.messages import QueueMessage, event_id, iso_utc
+from bcpoller.poll.cursor import CursorState
+
+from tests.unit.poll.fakes import T0, FakeStore, harness, orders_plan, snapshot_plan
+
+
+def _pairs(h) -> Counter:
+    return Counter((oid, at) for oid, at, _ in h.queue.events())
+
+
+def test_first_poll_emits_changes_since_instance_creation_and_not_before() -> None:
+    store = FakeStore(T0 - timedelta(seconds=30))
+    store.create(1)  # before the instance existed
+    store.tick(31)
+    store.create(2)
+    store.tick(1)
+    store.update(1)
+    h = harness(store=store)
+    h.lambda_now = store.now
+
+    result = h.poll()
+
+    assert result.status == "ok"
+    assert h.queue.events() == [
+        ("2", iso_utc(T0 + timedelta(seconds=1)), "CREATED"),
+        ("1", iso_utc(T0 + timedelta(seconds=2)), "UPDATED"),
+    ]
+    cursor = h.table.cursors["orders"]
+    assert cursor.cursor == T0 + timedelta(seconds=2)
+    assert cursor.ids_at_cursor == {"1"}
+
+
+def test_repeated_polls_emit_each_change_once_and_same_second_arrivals_later() -> None:
+    h = harness()
+    h.store.create(1)
+    h.store.create(2)
+    h.poll()
+    # Same second as the cursor, after the poll read it: must still be emitted, once.
+    h.store.create(3)
+    h.poll()
+    h.poll()
+    h.store.tick(2)
+    h.store.update(2)
+    h.poll()
+    h.poll()
+
+    assert _pairs(h) == Counter(
+        {
+            ("1", iso_utc(T0)): 1,
+            ("2", iso_utc(T0)): 1,
+            ("3", iso_utc(T0)): 1,
+            ("2", iso_utc(T0 + timedelta(seconds=2))): 1,
+        }
+    )
+    kinds = {(oid, at): kind for oid, at, kind in h.queue.events()}
+    assert kinds[("3", iso_utc(T0))] == "CREATED"
+    assert kinds[("2", iso_utc(T0 + timedelta(seconds=2)))] == "UPDATED"
+
+
+def test_quiet_poll_writes_only_lease_and_release() -> None:
+    h = harness()
+    h.store.create(1)
+    h.poll()
+    h.table.calls.clear()
+    h.queue.calls = 0
+
+    result = h.poll()
+
+    assert result.events_emitted == 0
+    assert h.table.calls == {"acquire": 1, "load_cursors": 1, "release": 1}
+    assert h.queue.calls == 0
+    assert h.table.last_poll is not None and h.table.last_poll["resources"]["orders"]["recordsRead"] == 1
+
+
+def test_tie_of_more_than_a_page_in_one_second_is_read_whole() -> None:
+    h = harness([orders_plan(page_size=7)])
+    for oid in range(1, 601):
+        h.store.create(oid)
+    h.store.tick(1)
+    h.store.create(1000)
+
+    h.poll()
+    h.poll()
+
+    pairs = _pairs(h)
+    assert len(pairs) == 601 and set(pairs.values()) == {1}
+    assert all(kind == "CREATED" for _, _, kind in h.queue.events())
+
+
+@pytest.mark.parametrize("keyset", [True, False])
+def test_update_landing_between_pages_is_not_lost(keyset: bool) -> None:
+    """The offset-paging trap: a record read on page 1 is updated before page 2 is read,
+    so with offset paging every record after it shifts one place back and the first
+    record of page 2 is never seen. Keyset reads must not lose it; the offset variant
+    shows the trap is real (and that this test can fail)."""
+    store = FakeStore(T0)
+    plan = orders_plan(page_size=5, overlap_s=1)
+    h = harness([plan if keyset else replace(plan, sorted_by_store=False)], store=store)
+    for oid in range(1, 21):
+        store.create(oid)
+        store.tick(10)  # far apart: the overlap cannot rescue a skipped record
+    store.tick(1)
+    h.lambda_now = store.now
+
+    landed: list[int] = []
+
+    def land_update(page_number: int) -> None:
+        if page_number == 2 and not landed:
+            store.update(3)
+            landed.append(3)
+
+    store.hook = land_update
+    h.poll()
+    store.hook = None
+    h.poll()
+
+    emitted = _pairs(h)
+    missing = [oid for oid, at in store.latest().items() if emitted[(oid, iso_utc(at))] == 0]
+    assert missing == ([] if keyset else ["6"])
+    assert max(emitted.values()) == 1
+
+
+def test_store_clock_ahead_of_lambda_uses_store_time() -> None:
+    store = FakeStore(T0 + timedelta(seconds=90))  # the store runs 90 s ahead
+    h = harness(store=store)
+    h.lambda_now = T0
+    store.create(1)
+    h.poll()
+    store.tick(1)
+    store.update(1)
+    h.poll()
+    assert [e[0:2] for e in h.queue.events()] == [
+        ("1", iso_utc(T0 + timedelta(seconds=90))),
+        ("1", iso_utc(T0 + timedelta(seconds=91))),
+    ]
+
+
+def test_records_stamped_after_the_store_clock_wait_for_a_later_poll() -> None:
+    h = harness()
+    h.store.create(1)
+    h.store.records[1]["date_modified"] = T0 + timedelta(hours=5)  # a bad date, in the future
+    h.store.create(2)
+    result = h.poll()
+    assert [e[0] for e in h.queue.events()] == ["2"]
+    assert result.resources["orders"].deferred == 1
+    assert h.table.cursors["orders"].cursor == T0  # not pushed 5 h ahead
+
+
+def test_failed_send_leaves_cursor_unchanged_and_next_poll_emits() -> None:
+    h = harness()
+    h.store.create(1)
+    h.poll()
+    before = h.table.cursors["orders"]
+    h.store.tick(3)
+    h.store.update(1)
+    h.queue.fail = True
+
+    result = h.poll()
+
+    assert result.resources["orders"].status == "error"
+    assert "could not be queued" in (result.resources["orders"].error or "")
+    assert h.table.cursors["orders"] == before
+    h.queue.fail = False
+    h.poll()
+    assert _pairs(h)[("1", iso_utc(T0 + timedelta(seconds=3)))] == 1
+
+
+def test_store_error_mid_read_keeps_earlier_checkpoints() -> None:
+    h = harness([orders_plan(page_size=2)])
+    for oid in range(1, 7):
+        h.store.create(oid)
+        h.store.tick(1)
+    h.lambda_now = h.store.now
+    h.store.fail_on_request = h.store.requests + 2
+    result = h.poll()
+    assert result.status == "partial"
+    assert result.resources["orders"].status == "error"
+    kept = h.table.cursors["orders"].cursor
+    assert kept == T0 + timedelta(seconds=1)
+    h.store.fail_on_request = None
+    h.poll()
+    assert len(_pairs(h)) == 6 and set(_pairs(h).values()) == {1}
+
+
+def test_authentication_failure_marks_instance_and_stops() -> None:
+    h = harness()
+    h.store.auth_fails = True
+    result = h.poll()
+    assert result.status == "auth_failed"
+    assert h.table.instance is not None and h.table.instance.auth_state == "failed"
+    assert "invalid credentials" in (h.table.instance.auth_error or "")
+    assert "tok-secret" not in json.dumps(result.to_dict())
+    again = h.poll()
+    assert again.status == "skipped" and "credentials" in (again.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("update", "reason"),
+    [({"events_enabled": False}, "disabled"), ({"auth_state": "failed"}, "credentials")],
+)
+def test_skips_say_why(update: dict, reason: str) -> None:
+    h = harness()
+    assert h.table.instance is not None
+    h.table.instance = h.table.instance.model_copy(update=update)
+    result = h.poll()
+    assert result.status == "skipped" and reason in (result.reason or "")
+    assert h.queue.calls == 0
+
+
+def test_deleted_instance_is_skipped() -> None:
+    h = harness()
+    h.table.instance = None
+    assert h.poll().status == "skipped"
+
+
+def test_lease_held_by_another_poll_skips() -> None:
+    h = harness()
+    assert h.table.instance is not None
+    h.table.instance = h.table.instance.model_copy(
+        update={"lease_owner": "other", "lease_until": T0.timestamp() + 60}
+    )
+    assert "lease" in (h.poll().reason or "")
+    h.lambda_now = T0 + timedelta(seconds=61)  # expired: a crashed poll cannot block forever
+    assert h.poll().status == "ok"
+
+
+def test_running_out_of_time_stops_after_a_checkpoint_and_next_tick_continues() -> None:
+    h = harness([orders_plan(page_size=10)])
+    for oid in range(1, 101):
+        h.store.create(oid)
+        h.store.tick(1)
+    h.lambda_now = h.store.now
+    budget = iter([100_000, 100_000, 100_000] + [100_000, 1_000] + [0] * 100)
+    h.remaining = 0
+    deps_remaining = lambda: next(budget)  # noqa: E731
+    from bcpoller.poll.engine import poll_instance
+
+    first = poll_instance("inst-1", h.deps(), remaining_ms=deps_remaining, now=lambda: h.lambda_now)
+    assert first.status == "partial"
+    assert 0 < first.events_emitted < 100
+    h.remaining = 100_000
+    h.poll()
+    assert len(_pairs(h)) == 100 and set(_pairs(h).values()) == {1}
+
+
+def test_checkpoint_conflict_stops_the_poll_as_lease_lost() -> None:
+    h = harness([orders_plan(page_size=2)])
+    for oid in range(1, 5):
+        h.store.create(oid)
+        h.store.tick(1)
+
+    def steal(state: CursorState) -> None:
+        h.table.cursors["orders"] = CursorState(resource="orders", cursor=T0, version=7)
+
+    h.table.before_checkpoint = steal
+    result = h.poll()
+    assert result.status == "lease_lost"
+    assert h.table.cursors["orders"].version == 7
+
+
+def test_created_versus_updated() -> None:
+    h = harness([orders_plan(tolerance_s=2)])
+    h.store.create(1)
+    h.poll()
+    h.store.tick(10)
+    h.store.update(1)  # created long before the cursor: UPDATED
+    h.store.create(2)
+    h.store.update(2)  # created after the cursor, updated at once: CREATED
+    h.poll()
+    kinds = {oid: kind for oid, _, kind in h.queue.events()[1:]}
+    assert kinds == {"1": "UPDATED", "2": "CREATED"}
+
+
+def test_event_body_is_the_record_as_returned_with_deterministic_id() -> None:
+    h = harness()
+    h.store.create(42, status="Shipped")
+    h.poll()
+    message = QueueMessage.model_validate(h.queue.messages[0])
+    assert message.event_id == event_id("inst-1", "orders", "42", T0)
+    body = json.loads(message.body or "")
+    assert body["message"]["raw"]["orders"][0]["status"] == "Shipped"
+    assert body["message"]["events"][0] == {
+        "eventType": "CREATED",
+        "objectType": "orders",
+        "objectId": "42",
+        "elementKey": "bigcommerce",
+        "date": iso_utc(T0),
+    }
+
+
+def test_oversize_record_goes_to_a_blob_and_the_message_references_it() -> None:
+    h = harness()
+    h.store.create(7, notes="x" * 300_000)
+    h.poll()
+    message = QueueMessage.model_validate(h.queue.messages[0])
+    assert message.body is None and message.body_ref == f"BLOB#{message.event_id}"
+    stored = json.loads(zlib.decompress(h.table.blobs[message.event_id]))
+    assert stored["message"]["raw"]["orders"][0]["notes"] == "x" * 300_000
+
+
+def test_backfill_since_reaches_before_creation() -> None:
+    store = FakeStore(T0 - timedelta(hours=1))
+    store.create(1)
+    store.now = T0
+    h = harness(store=store)
+    h.backfill_since = T0 - timedelta(hours=2)
+    h.poll()
+    assert [e[0] for e in h.queue.events()] == ["1"]
+
+
+def test_snapshot_resource_emits_created_updated_deleted_by_diff() -> None:
+    h = harness([snapshot_plan()])
+    h.store.create(1, name="A")
+    h.store.create(2, name="B")
+    h.poll()
+    assert h.queue.events() == []  # the first read is the baseline
+    h.store.tick(5)
+    h.store.records[1]["name"] = "A2"
+    h.store.delete(2)
+    h.store.create(3, name="C")
+    h.poll()
+    h.poll()
+    kinds = sorted((oid, kind) for oid, _, kind in h.queue.events())
+    assert kinds == [("1", "UPDATED"), ("2", "DELETED"), ("3", "CREATED")]
+
+
+def test_snapshot_crash_after_send_resends_the_same_event_ids() -> None:
+    h = harness([snapshot_plan()])
+    h.store.create(1, name="A")
+    h.poll()
+    h.store.tick(5)
+    h.store.records[1]["name"] = "A2"
+
+    class Crash(BaseException):
+        pass
+
+    def crash_on_final(state: CursorState) -> None:
+        if state.snapshot and not state.pending:
+            raise Crash
+
+    h.table.before_checkpoint = crash_on_final
+    with pytest.raises(Crash):
+        h.poll()
+    h.table.before_checkpoint = None
+    h.store.tick(60)
+    h.lambda_now += timedelta(minutes=10)  # past the crashed poll's lease
+    h.poll()
+    ids = [m["eventId"] for m in h.queue.messages]
+    assert len(ids) == 2 and len(set(ids)) == 1
