@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcpoller.adapters import aws
 from bcpoller.adapters.auth_table import AuthTable
@@ -73,4 +74,9 @@ app = build_app(context, web_dir=WEB_DIR, logger=logger)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    # 4xx and 5xx rates per class: the API's health at a glance (no per-route cardinality).
+    metrics.add_metric(
+        name=f"Api{int(response.get('statusCode', 500)) // 100}xx", unit=MetricUnit.Count, value=1
+    )
+    return response

@@ -14,7 +14,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from pydantic import BaseModel, Field
 
 
@@ -118,13 +121,16 @@ def register_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response:
-        # Powertools validates before any middleware runs: an oversize body lands here first.
-        event = app.current_event
-        too_large = oversize_problem(event.body, bool(event.is_base64_encoded))
-        if too_large:
-            return error_response(413, too_large)
         problems = validation_problems(exc)
         return error_response(422, "the request does not match the API schema", problems)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _content_type(exc: RequestUnsupportedContentType) -> Response:
+        return error_response(
+            415,
+            "the request body must be JSON",
+            [FieldError(field="content-type", problem="use application/json")],
+        )
 
     @app.exception_handler(NotFoundError)
     def _no_route(exc: NotFoundError) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -25,8 +24,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from bcpoller.api.auth import Authenticator, Principal
 from bcpoller.api.errors import (
     ErrorBody,
+    FieldError,
     NotFound,
-    PayloadTooLarge,
     oversize_problem,
     register_error_handlers,
 )
@@ -85,25 +84,47 @@ def _responses(code: int, description: str, *extra: dict[int, Any]) -> dict[int,
     out: dict[int, Any] = {code: {"description": description}}
     out.update(_AUTH_ERRORS)
     out[413] = _err("Body larger than 256 KiB")
+    out[415] = _err("Body not JSON")
     out[500] = _err("Server fault")
     for more in extra:
         out.update(more)
     return out
 
 
-def _body_limit(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    too_large = oversize_problem(app.current_event.body, bool(app.current_event.is_base64_encoded))
-    if too_large:
-        raise PayloadTooLarge(too_large)
-    return next_middleware(app)
+class JsonApiResolver(APIGatewayHttpResolver):
+    """Refuses oversize and non-JSON bodies before anything parses them (Powertools'
+    validation runs before any middleware and would try form and multipart parsing)."""
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        body = event.get("body") if isinstance(event, Mapping) else None
+        if body:
+            too_large = oversize_problem(body, bool(event.get("isBase64Encoded")))
+            if too_large:
+                return _early(413, too_large, [])
+            headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+            ctype = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
+            if ctype and ctype != "application/json" and not ctype.endswith("+json"):
+                return _early(
+                    415, "the request body must be JSON", [("content-type", "use application/json")]
+                )
+        return super().resolve(event, context)
+
+
+def _early(status: int, message: str, errors: list[tuple[str, str]]) -> dict[str, Any]:
+    body = ErrorBody(message=message, errors=[FieldError(field=f, problem=p) for f, p in errors])
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": body.model_dump_json(),
+        "isBase64Encoded": False,
+    }
 
 
 def build_app(
     context: Callable[[], ApiContext], *, web_dir: Path | None, logger: Logger
 ) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = JsonApiResolver(enable_validation=True)
     register_error_handlers(app, logger)
-    app.use([_body_limit])
     app.enable_swagger(
         path="/docs",
         title=TITLE,
@@ -167,7 +188,7 @@ def build_app(
         "/instances/<instance_id>",
         status_code=204,
         summary="Delete an instance, its schedule, cursors, log and credentials",
-        responses=_responses(204, "Deleted", _NOT_FOUND),
+        responses={**_responses(204, "Deleted", _NOT_FOUND), 204: {"description": "Deleted", "content": {}}},
         tags=["instances"],
     )
     def delete_instance(instance_id: InstanceId) -> Response[None]:
