@@ -41,10 +41,11 @@ def native(name: str) -> NativeRequest:
     return NativeRequest(entry=entry, path=entry.path, params=params, lower_bound=SINCE)
 
 
-def measure(name: str, n: int, seed: int) -> tuple[int, int, int, float]:
-    """(records read, requests, floor, seconds) for one read of n changed records."""
+def measure(name: str, n: int, seed: int, per_second: int) -> tuple[int, int, int, float]:
+    """(records read, requests, floor, seconds) for one read of n changed records,
+    ``per_second`` of them sharing each second of the store's clock."""
     with SimulatedStore(seed=seed, records_per_resource=25) as store:
-        store.bulk(name, n, start=SINCE, per_second=50)
+        store.bulk(name, n, start=SINCE, per_second=per_second)
         creds = credentials_from_config(
             {"store.hash": store.store_hash, "access.token": store.token, "store.url": store.api_url},
             api_base_url="https://api.bigcommerce.com",
@@ -67,17 +68,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="0,1,250,251,10000")
     parser.add_argument("--resources", default="orders,products")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--per-second",
+        default="1,50",
+        help="changes sharing one second: 1 = spread out, 50 = heavy ties (pages re-read their last second)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(
-        f"{'resource':<10} {'api':<4} {'N':>6} {'requests':>8} {'floor':>6} {'seconds':>8} {'records/s':>10}"
-    )
-    for name in args.resources.split(","):
-        for n in sizes:
-            read, requests, floor, elapsed = measure(name, n, args.seed)
-            rate = f"{read / elapsed:,.0f}" if read else "-"
-            api = CATALOG[name].api
-            print(f"{name:<10} {api:<4} {n:>6} {requests:>8} {floor:>6} {elapsed:>8.3f} {rate:>10}")
+    header = f"{'resource':<10} {'api':<4} {'per s':>5} {'N':>6} {'requests':>8} {'floor':>6} {'seconds':>8}"
+    print(f"{header} {'records/s':>10}")
+    for per_second in (int(p) for p in args.per_second.split(",")):
+        for name in args.resources.split(","):
+            for n in sizes:
+                read, requests, floor, elapsed = measure(name, n, args.seed, per_second)
+                rate = f"{read / elapsed:,.0f}" if read else "-"
+                api = CATALOG[name].api
+                row = f"{name:<10} {api:<4} {per_second:>5} {n:>6} {requests:>8} {floor:>6} {elapsed:>8.3f}"
+                print(f"{row} {rate:>10}", flush=True)
     return 0
 
 

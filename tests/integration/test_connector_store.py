@@ -80,6 +80,23 @@ def test_ties_in_one_second_across_page_boundaries(store: SimulatedStore) -> Non
     assert client.requests_made == 3
 
 
+@pytest.mark.parametrize("name", ["orders", "products", "customers"])
+def test_changes_during_the_read_hide_no_record(store: SimulatedStore, name: str) -> None:
+    """Records already read change while later pages are read: each moves to the end of
+    the result, and no record behind it may slide out of reach."""
+    new_ids = store.bulk(name, 700, start=START, per_second=1)
+    read: list[Any] = []
+    with BigCommerceClient(token(store)) as client:
+        for page in client.iter_pages(request(name, lower=START)):
+            read.extend(r["id"] for r in page.records)
+            if page.page_number <= 2:
+                for record_id in read[:5]:
+                    store.update(name, record_id, {})
+    assert set(new_ids) <= set(read)
+    # The 5 records changed twice within the store's current second: one more read each.
+    assert len(read) == len(new_ids) + 5
+
+
 def test_the_lower_bound_is_inclusive_at_second_granularity(store: SimulatedStore) -> None:
     before = store.create("products", {"date_modified": START - timedelta(seconds=1)})
     at = store.create("products", {"date_modified": START})

@@ -72,6 +72,7 @@ class _Native:
     params: dict[str, str]
     api: str
     server_sorted: bool
+    anchor_param: str | None = None  # the lower-bound filter, re-anchored page by page
 
 
 class BigCommerceClient:
@@ -191,44 +192,78 @@ class BigCommerceClient:
         params = {k: str(v) for k, v in request.params.items()}
         api = "v2" if legacy or request.path.startswith("/v2/") else entry.api
         sorted_by_store = entry.filter_param is None or any(k in params for k in sort_keys)
-        return _Native(self.creds.api_path(request.path), params, api, server_sorted=sorted_by_store)
+        anchor = next(
+            (k for k in (entry.filter_param, entry.legacy_v2_filter_param) if k and k in params), None
+        )
+        return _Native(
+            self.creds.api_path(request.path),
+            params,
+            api,
+            server_sorted=sorted_by_store,
+            anchor_param=anchor if sorted_by_store and entry.filter_param else None,
+        )
 
     def _read_pages(self, native: _Native, entry: CatalogEntry, page_size: int) -> Iterator[Page]:
-        seen: set[Any] = set()
+        """Pages of the store's answer, each record yielded once.
+
+        For reads sorted by updated time with a lower-bound filter, each next page is asked
+        for from the last record's second (page 1 again) rather than by page number: a
+        record changed during the read moves to the end of the result, and with plain
+        page numbers every later record would shift back one place and one would never be
+        read. Re-anchoring re-reads the records of that one second (dropped here by
+        (id, updated time)); only when a whole page shares the anchor's second does the
+        read step on by page number within it.
+        """
+        anchor = native.anchor_param if entry.updated_field else None
+        params = dict(native.params)
+        seen: set[tuple[str, str]] = set()
+        anchor_time = _parse_bound(params.get(anchor)) if anchor else None
         first_total_pages: int | None = None
-        page = 1
+        page, yielded = 1, 0
         while True:
-            response = self._get(native.path, {**native.params, "page": str(page), "limit": str(page_size)})
+            response = self._get(native.path, {**params, "page": str(page), "limit": str(page_size)})
             records, total_pages, has_next = _parse_page(response, native.api, native.path)
             if native.api == "v2":
                 is_last = len(records) < page_size
             else:
                 if first_total_pages is None and total_pages is not None:
                     first_total_pages = total_pages
-                # Never more pages than the store first announced: records added during the
-                # read are newer than the cursor anyway, and the next poll reads them.
+                # Never more pages than the store announced for this query: records added
+                # during the read are newer than the cursor anyway, and the next poll reads them.
                 bounds = [t for t in (first_total_pages, total_pages) if t is not None]
                 if bounds:
                     is_last = page >= min(bounds) or not records
                 else:
                     is_last = not has_next or len(records) < page_size
             keys = [_record_key(r, entry) for r in records]
-            if records and all(k in seen for k in keys):
+            fresh = [r for r, k in zip(records, keys, strict=True) if k not in seen]
+            if records and not fresh and not is_last:
                 logger.warning(
                     "store repeated a page: ending the read",
                     extra={"path": native.path, "page": page, "records": len(records)},
                 )
-                yield Page(records=[], page_number=page, is_last=True)
+                yield Page(records=[], page_number=yielded + 1, is_last=True)
                 return
-            if not is_last and page >= MAX_PAGES:
+            yielded += 1
+            if not is_last and yielded >= MAX_PAGES:
                 logger.warning(
                     "read reached the page cap: ending it", extra={"path": native.path, "page": page}
                 )
                 is_last = True
             seen.update(keys)
-            yield Page(records=records, page_number=page, is_last=is_last)
+            yield Page(records=fresh, page_number=yielded, is_last=is_last)
             if is_last:
                 return
+            last_time = (
+                _record_time(records[-1], entry.updated_field) if anchor and entry.updated_field else None
+            )
+            if anchor and last_time is not None and last_time != _FAR_FUTURE and anchor_time is not None:
+                last_second = last_time.replace(microsecond=0)
+                if last_second > anchor_time:
+                    anchor_time = last_second
+                    params[anchor] = _format_bound(last_second, native.api)
+                    page, first_total_pages = 1, None
+                    continue
             page += 1
 
     # -- one request, governed and retried ------------------------------------------------
@@ -368,6 +403,19 @@ def parse_record_time(value: Any) -> datetime | None:
         except (TypeError, ValueError):
             return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _parse_bound(value: str | None) -> datetime | None:
+    parsed = parse_record_time(value)
+    return parsed.replace(microsecond=0) if parsed else None
+
+
+def _format_bound(moment: datetime, api: str) -> str:
+    """A re-anchored lower bound in the endpoint's own format (always a full timestamp:
+    a v3 date without a time would get the request's time of day)."""
+    if api == "v2":
+        return format_datetime(moment.astimezone(UTC))
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _record_time(record: dict[str, Any], field: str) -> datetime:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from bcpoller.connector import client as client_module
-from bcpoller.connector.client import BigCommerceClient
+from bcpoller.connector.client import BigCommerceClient, parse_record_time
 from bcpoller.connector.errors import (
     AuthenticationError,
     CredentialsError,
@@ -47,51 +47,101 @@ def v3_page(ids: list[int], page: int, total_pages: int, limit: int) -> dict[str
     }
 
 
-def test_v2_pages_until_a_short_page() -> None:
-    records = [v2_order(i) for i in range(1, 8)]  # 7 records, pages of 3: 3, 3, 1
+def filtered_store(records: list[dict[str, Any]], api: str, bound: str, seen: list[httpx.Request]) -> Handler:
+    """A scripted store that honours the lower bound and pages like BigCommerce."""
 
     def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
         page, limit = int(req.url.params["page"]), int(req.url.params["limit"])
-        assert req.url.params["sort"] == "date_modified"
-        assert req.url.params["min_date_modified"] == "Sun, 01 Mar 2026 12:00:00 +0000"
-        assert req.headers["X-Auth-Token"] == "tok-secret" and req.headers["Accept"] == "application/json"
-        return httpx.Response(200, json=records[(page - 1) * limit : page * limit])
+        low = parse_record_time(req.url.params[bound])
+        assert low is not None
+        rows = [r for r in records if (parse_record_time(r["date_modified"]) or low) >= low]
+        chunk = rows[(page - 1) * limit : page * limit]
+        if api == "v2":
+            return httpx.Response(200, json=chunk) if chunk else httpx.Response(204)
+        total_pages = (len(rows) + limit - 1) // limit
+        body = v3_page([], page, total_pages, limit)
+        body["data"] = chunk
+        return httpx.Response(200, json=body)
 
-    with make(handler) as client:
+    return handler
+
+
+def test_v2_pages_until_a_short_page() -> None:
+    records = [v2_order(i) for i in range(1, 8)]  # 7 records, one a second
+    seen: list[httpx.Request] = []
+    with make(filtered_store(records, "v2", "min_date_modified", seen)) as client:
         pages = list(client.iter_pages(request("orders"), page_size=3))
-    assert [len(p.records) for p in pages] == [3, 3, 1]
-    assert [p.is_last for p in pages] == [False, False, True]
-    assert client.requests_made == 3
+    assert [r["id"] for p in pages for r in p.records] == list(range(1, 8))
+    assert [p.is_last for p in pages] == [False] * (len(pages) - 1) + [True]
+    first = seen[0].url.params
+    assert first["sort"] == "date_modified"
+    assert first["min_date_modified"] == "Sun, 01 Mar 2026 12:00:00 +0000"
+    assert seen[0].headers["X-Auth-Token"] == "tok-secret" and seen[0].headers["Accept"] == "application/json"
+    # Each next page is asked for from the last record's second, page 1 again.
+    assert [(r.url.params["min_date_modified"][-14:-6], r.url.params["page"]) for r in seen] == [
+        ("12:00:00", "1"),
+        ("12:00:03", "1"),
+        ("12:00:05", "1"),
+        ("12:00:07", "1"),
+    ]
+    assert client.requests_made == 4
 
 
-def test_v2_empty_page_is_a_204_and_ends_the_read() -> None:
-    records = [v2_order(i) for i in range(1, 7)]  # exactly two full pages of 3
-
-    def handler(req: httpx.Request) -> httpx.Response:
-        page = int(req.url.params["page"])
-        chunk = records[(page - 1) * 3 : page * 3]
-        return httpx.Response(200, json=chunk) if chunk else httpx.Response(204)
-
-    with make(handler) as client:
+def test_v2_empty_answer_is_a_204_and_ends_the_read() -> None:
+    seen: list[httpx.Request] = []
+    with make(filtered_store([], "v2", "min_date_modified", seen)) as client:
         pages = list(client.iter_pages(request("orders"), page_size=3))
-    assert [len(p.records) for p in pages] == [3, 3, 0]
-    assert pages[-1].is_last and client.requests_made == 3
+    assert [(p.records, p.is_last) for p in pages] == [([], True)]
+    assert client.requests_made == 1
 
 
 def test_v3_pages_by_meta_pagination() -> None:
-    def handler(req: httpx.Request) -> httpx.Response:
-        page = int(req.url.params["page"])
-        assert req.url.params["date_modified:min"] == "2026-03-01T12:00:00Z"
-        assert req.url.params["direction"] == "asc"
-        ids = list(range((page - 1) * 2 + 1, page * 2 + 1))
-        return httpx.Response(200, json=v3_page(ids, page, total_pages=3, limit=2))
-
-    with make(handler) as client:
+    records = [{"id": i, "date_modified": f"2026-03-01T12:00:{i:02d}+00:00"} for i in range(1, 6)]
+    seen: list[httpx.Request] = []
+    with make(filtered_store(records, "v3", "date_modified:min", seen)) as client:
         pages = list(client.iter_pages(request("products"), page_size=2))
-    assert [p.page_number for p in pages] == [1, 2, 3] and pages[-1].is_last
+    assert [r["id"] for p in pages for r in p.records] == [1, 2, 3, 4, 5]
+    assert pages[-1].is_last
+    assert seen[0].url.params["direction"] == "asc"
+    assert [r.url.params["date_modified:min"] for r in seen] == [
+        "2026-03-01T12:00:00Z",
+        "2026-03-01T12:00:02Z",
+        "2026-03-01T12:00:03Z",
+        "2026-03-01T12:00:04Z",
+    ]
 
 
-def test_never_more_pages_than_total_pages_first_announced(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_change_during_the_read_does_not_hide_a_record() -> None:
+    """Record 2 changes after page 1 is read; with plain page numbers record 4 would slide
+    into page 1's place and never be read."""
+    records = [v2_order(i) for i in range(1, 7)]
+    seen: list[httpx.Request] = []
+    store = filtered_store(records, "v2", "min_date_modified", seen)
+
+    def changing(req: httpx.Request) -> httpx.Response:
+        if len(seen) == 1:
+            moved = records.pop(1)
+            records.append({**moved, "date_modified": "Sun, 01 Mar 2026 12:30:00 +0000"})
+        return store(req)
+
+    with make(changing) as client:
+        pages = list(client.iter_pages(request("orders"), page_size=3))
+    read = [r["id"] for p in pages for r in p.records]
+    assert set(read) == {1, 2, 3, 4, 5, 6}
+    assert read.count(2) == 2  # once as it was, once as changed: two changes, two events
+
+
+def test_a_whole_page_in_one_second_steps_on_by_page_number() -> None:
+    records = [{"id": i, "date_modified": "Sun, 01 Mar 2026 12:00:00 +0000"} for i in range(1, 8)]
+    seen: list[httpx.Request] = []
+    with make(filtered_store(records, "v2", "min_date_modified", seen)) as client:
+        pages = list(client.iter_pages(request("orders"), page_size=3))
+    assert [r["id"] for p in pages for r in p.records] == list(range(1, 8))
+    assert [r.url.params["page"] for r in seen] == ["1", "2", "3"]
+
+
+def test_never_more_pages_than_total_pages_announced() -> None:
     def handler(req: httpx.Request) -> httpx.Response:
         page = int(req.url.params["page"])
         # A store whose total keeps growing: each answer claims one more page.
@@ -100,12 +150,12 @@ def test_never_more_pages_than_total_pages_first_announced(caplog: pytest.LogCap
         )
 
     with make(handler) as client:
-        pages = list(client.iter_pages(request("products"), page_size=2))
+        pages = list(client.iter_pages(request("categories"), page_size=2))
     assert len(pages) == 2 and client.requests_made == 2
 
 
 def test_a_store_repeating_pages_does_not_hang(caplog: pytest.LogCaptureFixture) -> None:
-    same = [v2_order(i) for i in range(1, 4)]
+    same = [{"id": i, "date_modified": "Sun, 01 Mar 2026 12:00:00 +0000"} for i in range(1, 4)]
 
     def handler(req: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=same)  # every page is page 1
@@ -119,10 +169,10 @@ def test_a_store_repeating_pages_does_not_hang(caplog: pytest.LogCaptureFixture)
 
 def test_a_v2_store_with_endless_new_pages_stops_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(client_module, "MAX_PAGES", 5)
+    served = iter(range(1, 10_000))
 
     def handler(req: httpx.Request) -> httpx.Response:
-        page = int(req.url.params["page"])
-        return httpx.Response(200, json=[v2_order(page * 10 + i) for i in range(3)])
+        return httpx.Response(200, json=[v2_order(next(served)) for _ in range(3)])
 
     with make(handler) as client:
         pages = list(client.iter_pages(request("orders"), page_size=3))
