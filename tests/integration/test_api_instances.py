@@ -346,3 +346,134 @@ def test_oversize_and_malformed_bodies(api: ModuleType) -> None:
         api, "POST", "/instances", org["authorization"], body=copy.deepcopy({"configuration": []})
     )
     assert status in (400, 422) and data["errors"]
+
+
+def _sample(
+    name: str, authorization: str, path: str | None = None, body: dict[str, Any] | None = None
+) -> dict:
+    from tests.conftest import load_event
+
+    event = load_event(name)
+    event["headers"]["authorization"] = authorization
+    if path is not None:
+        event["rawPath"] = path
+        event["requestContext"]["http"]["path"] = path
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def test_sample_events_drive_the_handler(api: ModuleType, store: SimulatedStore) -> None:
+    """events/api_*.json (what `sam local invoke -e` takes) with a real organization."""
+    org = new_org("acme")
+    from tests.conftest import load_event
+
+    body = json.loads(load_event("api_create_instance.json")["body"])
+    body["configuration"].update(
+        {"store.url": store.api_url, "store.hash": store.store_hash, "access.token": store.token}
+    )
+    result = api.lambda_handler(_sample("api_create_instance.json", org["authorization"], body=body), Ctx())
+    assert result["statusCode"] == 201, result["body"]
+    created = json.loads(result["body"])
+    result = api.lambda_handler(
+        _sample("api_get_instance.json", org["authorization"], path=f"/instances/{created['id']}"), Ctx()
+    )
+    assert result["statusCode"] == 200 and json.loads(result["body"])["id"] == created["id"]
+    result = api.lambda_handler(_sample("api_list_instances.json", org["authorization"]), Ctx())
+    assert result["statusCode"] == 200 and [i["id"] for i in json.loads(result["body"])] == [created["id"]]
+
+
+def test_status_events_retry_and_replay_on_the_real_log_and_queue(
+    api: ModuleType, shared_dir: Path, store: SimulatedStore, stack: StackResources
+) -> None:
+    from datetime import UTC, datetime
+
+    from bcpoller.adapters.event_log_table import EventLogTable
+    from bcpoller.delivery.event_log import EventLog
+    from bcpoller.messages import QueueMessage
+
+    org = new_org("acme")
+    status, created = call(
+        api, "POST", "/instances", org["authorization"], body=oauth_seed(shared_dir, store)
+    )
+    assert status == 201, created
+    iid = created["id"]
+    table = boto3.resource("dynamodb").Table(stack.table_name)
+    # A cursor as the poll engine writes it (its dedup state must not reach the response).
+    table.put_item(
+        Item={
+            "pk": f"INST#{iid}",
+            "sk": "CURSOR#orders",
+            "cursor": "2026-11-28T10:00:00Z",
+            "recent": ["1|2026-11-28T10:00:00Z"],
+            "version": 3,
+            "lastPollStart": "2026-11-28T10:00:01Z",
+            "lastPollEnd": "2026-11-28T10:00:02Z",
+            "recordsRead": 7,
+            "eventsEmitted": 4,
+            "requests": 2,
+        }
+    )
+    log = EventLog(EventLogTable(table))
+    now = datetime.now(UTC)
+    ids = []
+    for n in range(3):
+        message = QueueMessage(
+            instanceId=iid,
+            eventId=f"00000000-0000-4000-8000-00000000000{n}",
+            eventType="UPDATED",
+            objectType="orders",
+            objectId=str(100 + n),
+            changedAt=now,
+            emittedAt=now,
+            body=json.dumps({"message": {"n": n}}),
+        )
+        log.fail_without_attempt(message, reason="callback answered 500", now=now)
+        ids.append(message.event_id)
+
+    status, st = call(api, "GET", f"/instances/{iid}/status", org["authorization"])
+    assert status == 200, st
+    assert st["resources"] == [
+        {
+            "resource": "orders",
+            "cursor": "2026-11-28T10:00:00Z",
+            "lastPollStart": "2026-11-28T10:00:01Z",
+            "lastPollEnd": "2026-11-28T10:00:02Z",
+            "recordsRead": 7,
+            "eventsEmitted": 4,
+            "requests": 2,
+            "lastError": None,
+        }
+    ]
+    assert st["last24h"]["failed"] == 3 and st["last24h"]["delivered"] == 0
+
+    status, page = call(
+        api, "GET", f"/instances/{iid}/events", org["authorization"], query={"status": "failed", "limit": "2"}
+    )
+    assert status == 200 and len(page["events"]) == 2 and page["nextToken"]
+    status, rest = call(
+        api,
+        "GET",
+        f"/instances/{iid}/events",
+        org["authorization"],
+        query={"status": "failed", "nextToken": page["nextToken"]},
+    )
+    assert status == 200 and len(rest["events"]) == 1
+    assert {e["eventId"] for e in page["events"] + rest["events"]} == set(ids)
+    status, bad = call(
+        api, "GET", f"/instances/{iid}/events", org["authorization"], query={"nextToken": "garbage"}
+    )
+    assert status == 400 and bad["errors"][0]["field"] == "nextToken"
+
+    status, detail = call(api, "GET", f"/instances/{iid}/events/{ids[0]}", org["authorization"])
+    assert status == 200 and detail["body"] == {"message": {"n": 0}} and detail["status"] == "failed"
+
+    sqs = boto3.client("sqs")
+    status, data = call(api, "POST", f"/instances/{iid}/events/{ids[0]}/retry", org["authorization"])
+    assert status == 202, data
+    status, data = call(api, "POST", f"/instances/{iid}/events/{ids[0]}/retry", org["authorization"])
+    assert status == 409  # now queued: a second retry would duplicate it
+    status, data = call(api, "POST", f"/instances/{iid}/events/replay", org["authorization"], body={})
+    assert status == 202 and data == {"replayed": 2}
+    received = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(m["Body"])["eventId"] for m in received) == sorted(ids)

@@ -9,6 +9,16 @@ from boto3.dynamodb.conditions import Key
 
 from bcpoller import keys
 
+STAT_ATTRIBUTES = (
+    "cursor",
+    "lastPollStart",
+    "lastPollEnd",
+    "recordsRead",
+    "eventsEmitted",
+    "requests",
+    "lastError",
+)
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -22,14 +32,18 @@ class CursorStats:
 
     def cursors(self, instance_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
+        # Only the figures: the dedup state (recent ids, snapshots) can be hundreds of KiB.
+        names = {f"#a{i}": name for i, name in enumerate((keys.SK, *STAT_ATTRIBUTES))}
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
             & Key(keys.SK).begins_with(keys.CURSOR_PREFIX),
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names,
         }
         while True:
             page = self._table.query(**kwargs)
             for item in page.get("Items", []):
-                row = {k: _plain(v) for k, v in item.items() if k not in ("recent", "idsAtCursor")}
+                row = {k: _plain(v) for k, v in item.items() if k != keys.SK}
                 row["resource"] = str(item[keys.SK])[len(keys.CURSOR_PREFIX) :]
                 items.append(row)
             if "LastEvaluatedKey" not in page:

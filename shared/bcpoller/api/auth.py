@@ -18,8 +18,8 @@ from bcpoller.api.errors import Forbidden, NotFound, Unauthorized
 from bcpoller.instances import StoredInstance
 
 _PART = re.compile(r"^\s*(User|Organization|Element)\s+(\S+)\s*$", re.IGNORECASE)
-# Instance ids are uuid4 hex: anything else cannot exist (and must not reach DynamoDB's key limits).
-INSTANCE_ID = re.compile(r"^[0-9a-f]{32}$")
+# Instance ids are canonical UUIDs: anything else cannot exist (nor reach DynamoDB's key limits).
+INSTANCE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CANON = {"user": "User", "organization": "Organization", "element": "Element"}
 EXPECTED = "expected 'Authorization: User <secret>, Organization <secret>[, Element <token>]'"
 

@@ -175,7 +175,7 @@ class InstanceService:
         configuration = self._install_oauth(configuration)
         store_time = self._check_store(configuration)
 
-        instance_id = uuid.uuid4().hex
+        instance_id = str(uuid.uuid4())
         token = new_element_token(instance_id)
         signing_secret = "whsec_" + base64.b64encode(secrets_module.token_bytes(32)).decode()
         public, secret = split_secrets(configuration)
