@@ -1086,7 +1086,7 @@
 
   function eventLog(instancePath, gen) {
     const statusFilter = field({
-      label: "Status",
+      label: "Event status",
       name: "status",
       type: "select",
       options: [["", "Any"], ...EVENT_STATUSES.map((s) => [s, s])],
