@@ -82,6 +82,8 @@ def error_response(status: int, message: str, errors: Sequence[FieldError] = ())
 
 
 MAX_BODY_BYTES = 256 * 1024
+# AWS error codes of a write that lost a race (botocore ClientError.response["Error"]["Code"]).
+_CONFLICT_CODES = {"ConditionalCheckFailedException", "TransactionCanceledException", "ConflictException"}
 
 
 def oversize_problem(body: str | None, is_base64: bool) -> str | None:
@@ -142,6 +144,11 @@ def register_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None
 
     @app.exception_handler(Exception)
     def _fault(exc: Exception) -> Response:
+        # A conditional write lost a race (the instance was deleted or changed meanwhile):
+        # the client's request was fine, the state moved under it.
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+        if code in _CONFLICT_CODES:
+            return error_response(409, "the instance changed or was deleted meanwhile; read it and retry")
         # Never echo the exception: it may carry a store URL, a token or an AWS detail.
         logger.exception("unhandled server fault", extra={"error_type": type(exc).__name__})
         return error_response(500, "internal error; the request was not completed")

@@ -376,3 +376,17 @@ def test_catalog_openapi_docs_and_web_placeholder(world: World) -> None:
     assert status == 200 and hdrs["Content-Type"].startswith("text/html")
     assert call(world.app, "GET", "/static/../../etc/passwd")[0] == 404
     assert call(world.app, "GET", "/static/secret.py")[0] == 404
+
+
+def test_a_write_that_loses_a_race_is_a_409(world: World) -> None:
+    iid = create(world)["id"]
+
+    class ConditionalCheckFailed(Exception):
+        response = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "failed"}}
+
+    def lost_race(*args: Any, **kwargs: Any) -> None:
+        raise ConditionalCheckFailed()
+
+    world.instances.update_fields = lost_race  # type: ignore[method-assign]
+    status, data, _ = call(world.app, "PATCH", f"/instances/{iid}", body={"name": "x"}, headers=ORG_A)
+    assert status == 409 and "meanwhile" in data["message"]
