@@ -142,7 +142,21 @@ def delivered_object_ids(sink: str, hook: str) -> list[str]:
     ]
 
 
-def test_configure_and_watch_events(web: Page, web_stack: dict[str, Any]) -> None:
+@pytest.fixture
+def created_ids(web_stack: dict[str, Any]) -> Iterator[list[str]]:
+    """Instances a test created: deleted afterwards if the test did not get that far, so a
+    failed run leaves nothing polling on the shared stack."""
+    ids: list[str] = []
+    yield ids
+    for instance_id in ids:
+        httpx.delete(
+            f"{web_stack['api']}/instances/{instance_id}",
+            headers={"Authorization": web_stack["authorization"]},
+            timeout=10,
+        )
+
+
+def test_configure_and_watch_events(web: Page, web_stack: dict[str, Any], created_ids: list[str]) -> None:
     api, store, sink = web_stack["api"], web_stack["store"], web_stack["sink"]
     user, org = secrets_from(web_stack["authorization"])
     hook = f"web-{uuid.uuid4().hex[:8]}"
@@ -186,6 +200,7 @@ def test_configure_and_watch_events(web: Page, web_stack: dict[str, Any]) -> Non
     web.get_by_role("link", name="Open the instance").click()
     expect(web.get_by_role("heading", name=name)).to_be_visible()
     instance_id = web.url.rsplit("/", 1)[-1]
+    created_ids.append(instance_id)
     assert unlabelled_controls(web) == []
 
     # --- a store change becomes an event in the log (the page refreshes itself)
@@ -202,10 +217,14 @@ def test_configure_and_watch_events(web: Page, web_stack: dict[str, Any]) -> Non
     web.get_by_role("button", name="Poll now").click()
     failed = event_row(web, second, "failed")
     expect(failed).to_be_visible(timeout=EVENT_TIMEOUT_MS)
-    failed.get_by_role("button", name=re.compile("^Retry event")).click()
+    # By keyboard: focus Retry, press Enter; focus stays in the row as the log re-renders.
+    failed.get_by_role("button", name=re.compile("^Retry event")).focus()
+    web.keyboard.press("Enter")
     retried = event_row(web, second, "delivered")
     expect(retried).to_be_visible(timeout=EVENT_TIMEOUT_MS)
     expect(retried.locator("td.attempts")).to_have_text("2")
+    focused_row = web.evaluate("() => document.activeElement.closest('tr')?.dataset.eventId")
+    assert focused_row == retried.get_attribute("data-event-id")
     retried.get_by_role("button", name=re.compile("^Attempts of event")).click()
     attempts = web.locator("tr.attempts-row:not([hidden]) table.inner tbody tr")
     expect(attempts).to_have_count(2)
@@ -282,8 +301,9 @@ def test_configure_and_watch_events(web: Page, web_stack: dict[str, Any]) -> Non
     web.get_by_role("button", name="Delete", exact=True).click()
     dialog = web.get_by_role("dialog")
     expect(dialog).to_be_visible()
-    dialog.get_by_role("button", name="Cancel").click()
+    web.keyboard.press("Escape")  # the same as Cancel
     expect(dialog).to_have_count(0)
+    expect(web.get_by_role("button", name="Delete", exact=True)).to_be_focused()
     assert httpx.get(f"{api}/instances/{instance_id}", headers=headers, timeout=10).status_code == 200
     web.get_by_role("button", name="Delete", exact=True).click()
     web.get_by_role("dialog").get_by_role("button", name="Delete instance").click()

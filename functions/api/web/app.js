@@ -153,6 +153,18 @@
     return data;
   }
 
+  /** Runs work once at a time per control. aria-disabled, not disabled: a disabled
+   * control drops the keyboard focus to the page body. */
+  async function whileBusy(control, work) {
+    if (control.getAttribute("aria-disabled") === "true") return;
+    control.setAttribute("aria-disabled", "true");
+    try {
+      await work();
+    } finally {
+      control.removeAttribute("aria-disabled");
+    }
+  }
+
   function reportError(err, context) {
     toast(`${context}: ${err.message}`, "error");
   }
@@ -795,21 +807,20 @@
           .filter(Boolean),
         configuration,
       };
-      submit.disabled = true;
-      try {
-        if (editing) {
-          await api("PATCH", `instances/${encodeURIComponent(instanceId)}`, body);
-          toast("Instance saved.");
-          window.location.hash = `#/instances/${encodeURIComponent(instanceId)}`;
-        } else {
-          const created = await api("POST", "instances", { element: { key: "bigcommerce" }, ...body });
-          showCreated(created);
+      await whileBusy(submit, async () => {
+        try {
+          if (editing) {
+            await api("PATCH", `instances/${encodeURIComponent(instanceId)}`, body);
+            toast("Instance saved.");
+            window.location.hash = `#/instances/${encodeURIComponent(instanceId)}`;
+          } else {
+            const created = await api("POST", "instances", { element: { key: "bigcommerce" }, ...body });
+            showCreated(created);
+          }
+        } catch (err) {
+          showErrors(form, summary, err.errors, err.message);
         }
-      } catch (err) {
-        showErrors(form, summary, err.errors, err.message);
-      } finally {
-        submit.disabled = false;
-      }
+      });
     });
 
     view(title, h("h1", {}, title), form);
@@ -893,31 +904,33 @@
     });
     eventsSwitch.addEventListener("change", async () => {
       const on = eventsSwitch.checked;
-      eventsSwitch.disabled = true;
-      try {
-        await api(on ? "PUT" : "DELETE", `${path}/events/enabled`);
-        toast(on ? "Events turned on." : "Events turned off.");
-      } catch (err) {
-        eventsSwitch.checked = !on;
-        reportError(err, "Events were not changed");
-      } finally {
-        eventsSwitch.disabled = false;
+      if (eventsSwitch.getAttribute("aria-disabled") === "true") {
+        eventsSwitch.checked = !on; // the previous change is still on its way
+        return;
       }
+      await whileBusy(eventsSwitch, async () => {
+        try {
+          await api(on ? "PUT" : "DELETE", `${path}/events/enabled`);
+          toast(on ? "Events turned on." : "Events turned off.");
+        } catch (err) {
+          eventsSwitch.checked = !on;
+          reportError(err, "Events were not changed");
+        }
+      });
     });
 
     const pollButton = h("button", { type: "button" }, "Poll now");
-    pollButton.addEventListener("click", async () => {
-      pollButton.disabled = true;
-      try {
-        await api("POST", `${path}/poll`);
-        toast("Poll started.");
-        setTimeout(() => isCurrent(gen) && refreshAll(), 1000);
-      } catch (err) {
-        reportError(err, "Poll now failed");
-      } finally {
-        pollButton.disabled = false;
-      }
-    });
+    pollButton.addEventListener("click", () =>
+      whileBusy(pollButton, async () => {
+        try {
+          await api("POST", `${path}/poll`);
+          toast("Poll started.");
+          setTimeout(() => isCurrent(gen) && refreshAll(), 1000);
+        } catch (err) {
+          reportError(err, "Poll now failed");
+        }
+      }),
+    );
 
     const deleteButton = h("button", { type: "button", class: "danger" }, "Delete");
     deleteButton.addEventListener("click", () => confirmDelete(instance, path, deleteButton));
@@ -1213,17 +1226,17 @@
           { type: "button", class: "small", "aria-label": `Retry event ${id}`, dataset: { action: "retry" } },
           "Retry",
         );
-        retry.addEventListener("click", async () => {
-          retry.disabled = true;
-          try {
-            await api("POST", `${instancePath}/events/${encodeURIComponent(id)}/retry`);
-            toast("Event queued for another delivery.");
-            await reload();
-          } catch (err) {
-            retry.disabled = false;
-            reportError(err, "Retry failed");
-          }
-        });
+        retry.addEventListener("click", () =>
+          whileBusy(retry, async () => {
+            try {
+              await api("POST", `${instancePath}/events/${encodeURIComponent(id)}/retry`);
+              toast("Event queued for another delivery.");
+              await reload();
+            } catch (err) {
+              reportError(err, "Retry failed");
+            }
+          }),
+        );
         actions.append(retry);
       }
       const statusKind = { delivered: "ok", failed: "bad", retrying: "warn" }[event.status] || "muted";
@@ -1245,29 +1258,27 @@
       e.preventDefault();
       reload();
     });
-    more.addEventListener("click", async () => {
-      more.disabled = true;
-      try {
-        addRows(await api("GET", query(nextToken)));
-      } catch (err) {
-        reportError(err, "More events did not load");
-      } finally {
-        more.disabled = false;
-      }
-    });
-    replayButton.addEventListener("click", async () => {
-      replayButton.disabled = true;
-      try {
-        const result = await api("POST", `${instancePath}/events/replay`, {});
-        const n = pick(result || {}, "replayed", "count", "queued");
-        toast(n === undefined ? "Failed events queued again." : `${n} failed event(s) queued again.`);
-        await reload();
-      } catch (err) {
-        reportError(err, "Replay failed");
-      } finally {
-        replayButton.disabled = false;
-      }
-    });
+    more.addEventListener("click", () =>
+      whileBusy(more, async () => {
+        try {
+          addRows(await api("GET", query(nextToken)));
+        } catch (err) {
+          reportError(err, "More events did not load");
+        }
+      }),
+    );
+    replayButton.addEventListener("click", () =>
+      whileBusy(replayButton, async () => {
+        try {
+          const result = await api("POST", `${instancePath}/events/replay`, {});
+          const n = pick(result || {}, "replayed", "count", "queued");
+          toast(n === undefined ? "Failed events queued again." : `${n} failed event(s) queued again.`);
+          await reload();
+        } catch (err) {
+          reportError(err, "Replay failed");
+        }
+      }),
+    );
     return { section, reload };
   }
 
