@@ -43,6 +43,11 @@ class Received:
     at: float
 
 
+class _Server(ThreadingHTTPServer):
+    # A backlog of 5 (the default) drops concurrent SYNs: clients then wait 1 s.
+    request_queue_size = 128
+
+
 class Receiver:
     """A threaded http.server on 127.0.0.1:0 answering from a script of replies (the
     last reply repeats), recording every request."""
@@ -79,7 +84,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

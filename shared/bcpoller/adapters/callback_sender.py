@@ -1,9 +1,9 @@
 """POST callbacks with httpx (async): one AsyncClient per invocation, shared by the batch.
 
 Redirects are never followed (3xx is a failure, and a redirect could point inside our
-network). The response body is never read: only the status and Retry-After matter, and
-an endpoint cannot make us buffer megabytes. Errors are reduced to a short, secret-free
-phrase (no URL, which may carry a token in its query).
+network). Only the status and Retry-After matter: the response body is streamed and
+dropped (up to 64 KiB, so the connection can be reused), never buffered. Errors are
+reduced to a short, secret-free phrase (no URL, which may carry a token in its query).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import httpx
 from bcpoller.delivery.policy import AttemptResult
 from bcpoller.delivery.signing import USER_AGENT
 from bcpoller.security.ssrf import is_safe_address
+
+_MAX_DRAIN_BYTES = 64 * 1024
 
 
 class CallbackSender:
@@ -55,6 +57,13 @@ class CallbackSender:
                 peer = _peer_address(response)
                 status = response.status_code
                 retry_after = response.headers.get("retry-after")
+                # Drain a small body so the connection (and its TLS session) is reused by
+                # the next POST; give up on a big one (the connection is then dropped).
+                drained = 0
+                async for chunk in response.aiter_raw():
+                    drained += len(chunk)
+                    if drained > _MAX_DRAIN_BYTES:
+                        break
         except httpx.TimeoutException:
             return AttemptResult(
                 None, elapsed(), f"timed out after {self._timeout:g} s", retryable_error=True
