@@ -67,24 +67,6 @@
     return value === undefined || value === null ? "—" : String(value);
   }
 
-  /** The first defined value among dotted paths of obj (the API may name things either way). */
-  function pick(obj, ...paths) {
-    for (const path of paths) {
-      let cur = obj;
-      for (const part of path.split(".")) {
-        cur = cur === undefined || cur === null ? undefined : cur[part];
-      }
-      if (cur !== undefined && cur !== null) return cur;
-    }
-    return undefined;
-  }
-
-  function listOf(data, ...keys) {
-    if (Array.isArray(data)) return data;
-    for (const key of keys) if (Array.isArray(data?.[key])) return data[key];
-    return [];
-  }
-
   function badge(text, kind) {
     return h("span", { class: `badge badge-${kind}` }, text);
   }
@@ -278,9 +260,7 @@
   // ---------------------------------------------------------------- instances list
 
   function instanceResources(instance) {
-    if (Array.isArray(instance.resources) && instance.resources.length) return instance.resources;
-    const config = parsePollerConfig(instance.configuration?.["event.poller.configuration"]);
-    return Object.keys(config || {});
+    return instance.resources || [];
   }
 
   function parsePollerConfig(value) {
@@ -300,8 +280,7 @@
   }
 
   function eventsEnabled(instance) {
-    const flag = pick(instance, "eventsEnabled", "configuration.event.notification.enabled");
-    return flag === true || flag === "true";
+    return instance.eventsEnabled === true;
   }
 
   function authBadge(state) {
@@ -310,16 +289,12 @@
   }
 
   function counts24h(status) {
-    return {
-      delivered: pick(status, "delivered24h", "last24h.delivered", "events24h.delivered", "delivered"),
-      failed: pick(status, "failed24h", "last24h.failed", "events24h.failed", "failed"),
-    };
+    return { delivered: status.last24h?.delivered, failed: status.last24h?.failed };
   }
 
+  /** [[resource name, its cursor and poll figures], ...] from GET /instances/{id}/status. */
   function resourceStatuses(status) {
-    const resources = status?.resources;
-    if (Array.isArray(resources)) return resources.map((r) => [r.resource || r.name, r]);
-    return Object.entries(resources || {});
+    return (status.resources || []).map((r) => [r.resource, r]);
   }
 
   function lastPoll(status) {
@@ -328,7 +303,7 @@
       const at = r.lastPollEnd || r.lastPollStart;
       if (at && (!latest || at > latest)) latest = at;
     }
-    return latest || pick(status, "lastPoll", "lastPollEnd");
+    return latest;
   }
 
   async function viewList() {
@@ -343,7 +318,7 @@
       return;
     }
     if (!isCurrent(gen)) return;
-    const instances = listOf(data, "instances", "items");
+    const instances = Array.isArray(data) ? data : [];
     const header = h(
       "div",
       { class: "page-head" },
@@ -359,7 +334,7 @@
       return;
     }
     const rows = instances.map((instance) => {
-      const id = instance.id ?? instance.instanceId;
+      const id = instance.id;
       const cells = {
         poll: h("td", { "data-label": "Last poll" }, "…"),
         delivered: h("td", { "data-label": "Delivered 24 h", class: "num" }, "…"),
@@ -382,8 +357,7 @@
         cells.delivered,
         cells.failed,
       );
-      // The list item may not carry the poll figures; fetch each instance's status beside it.
-      const inline = instance.status && typeof instance.status === "object" ? instance.status : null;
+      // The list carries no poll figures: each instance's status is fetched beside it.
       const fill = (status) => {
         const c = counts24h(status);
         cells.poll.replaceChildren(formatTime(lastPoll(status)));
@@ -391,13 +365,11 @@
         cells.failed.textContent = formatCount(c.failed);
         if (status.authState) cells.auth.replaceChildren(authBadge(status.authState));
       };
-      if (inline) fill(inline);
-      else
-        api("GET", `instances/${encodeURIComponent(id)}/status`)
-          .then((status) => isCurrent(gen) && fill(status || {}))
-          .catch(() => {
-            for (const cell of [cells.poll, cells.delivered, cells.failed]) cell.textContent = "?";
-          });
+      api("GET", `instances/${encodeURIComponent(id)}/status`)
+        .then((status) => isCurrent(gen) && fill(status || {}))
+        .catch(() => {
+          for (const cell of [cells.poll, cells.delivered, cells.failed]) cell.textContent = "?";
+        });
       return row;
     });
     const table = h(
@@ -521,18 +493,13 @@
 
   async function loadCatalog() {
     const data = await api("GET", "catalog");
-    const raw = data?.resources ?? data;
-    const entries = Array.isArray(raw)
-      ? raw.map((r) => [r.name || r.resource || r.key, r])
-      : Object.entries(raw || {});
-    return entries.map(([name, entry]) => ({
-      name,
-      label: entry.label || entry.title || name,
+    return (data?.resources || []).map((entry) => ({
+      name: entry.name,
+      label: entry.name,
       description: [entry.description, entry.legacyAuth === false ? "API account (token) only" : ""]
         .filter(Boolean)
         .join(" · "),
-      defaults: entry.configuration || entry.defaultConfiguration || entry.pollerConfiguration || entry.default || entry,
-      enabledByDefault: Boolean(entry.enabledByDefault ?? entry.default === true),
+      defaults: entry.configuration,
     }));
   }
 
@@ -739,12 +706,6 @@
     });
     const chosen = editing ? parsePollerConfig(config["event.poller.configuration"]) : null;
     const resources = resourceChooser(catalog, chosen);
-    if (!editing) {
-      // A new instance starts with the catalog's default resources ticked (or the first one).
-      const checks = [...resources.querySelectorAll("input[data-resource]")];
-      const defaults = catalog.filter((c) => c.enabledByDefault).map((c) => c.name);
-      for (const check of checks) check.checked = defaults.includes(check.dataset.resource);
-    }
 
     const summary = h("div", { class: "error-summary", role: "alert", tabindex: "-1", hidden: true });
     const submit = h("button", { type: "submit", class: "primary" }, editing ? "Save changes" : "Create Instance");
@@ -973,7 +934,7 @@
       h(
         "dl",
         { class: "facts" },
-        fact("Instance id", h("code", {}, String(instance.id ?? id))),
+        fact("Instance id", h("code", {}, String(instance.id))),
         fact("Store", instanceStore(instance)),
         fact("Callback URL", config["event.notification.callback.url"] || "—"),
         fact("Refresh", refreshText(instance)),
@@ -1004,8 +965,7 @@
   }
 
   function refreshText(instance) {
-    const minutes = instance.refreshInterval ?? instance.refreshMinutes ?? instance.configuration?.["event.poller.refresh_interval"];
-    return minutes === undefined || minutes === "" ? "default" : `every ${minutes} min`;
+    return `every ${instance.refreshInterval} min`;
   }
 
   function fact(label, value) {
@@ -1176,7 +1136,7 @@
     }
 
     function addRows(data) {
-      const events = listOf(data, "events", "items");
+      const events = data?.events || [];
       nextToken = data?.nextToken || null;
       for (const event of events) body.append(...eventRows(event));
       empty.hidden = body.children.length > 0;
@@ -1184,7 +1144,7 @@
     }
 
     function eventRows(event) {
-      const id = event.eventId ?? event.id;
+      const id = event.eventId;
       const attempts = Array.isArray(event.attempts) ? event.attempts : [];
       const detailsId = `attempts-${id}`;
       const detailCell = h("td", { colspan: 6 });
@@ -1243,7 +1203,7 @@
       const row = h(
         "tr",
         { dataset: { eventId: id, status: event.status || "" } },
-        h("td", { "data-label": "Created" }, formatTime(event.createdAt || event.emittedAt)),
+        h("td", { "data-label": "Created" }, formatTime(event.createdAt)),
         h("td", { "data-label": "Change" }, event.eventType || "—"),
         h("td", { "data-label": "Object", class: "object" }, `${event.objectType || "?"} ${event.objectId ?? ""}`.trim()),
         h("td", { "data-label": "Status", class: "status" }, badge(event.status || "unknown", statusKind)),
@@ -1271,8 +1231,7 @@
       whileBusy(replayButton, async () => {
         try {
           const result = await api("POST", `${instancePath}/events/replay`, {});
-          const n = pick(result || {}, "replayed", "count", "queued");
-          toast(n === undefined ? "Failed events queued again." : `${n} failed event(s) queued again.`);
+          toast(`${result?.replayed ?? 0} failed event(s) queued again.`);
           await reload();
         } catch (err) {
           reportError(err, "Replay failed");
@@ -1287,7 +1246,7 @@
     const facts = h(
       "dl",
       { class: "facts" },
-      fact("Event id", h("code", {}, String(event.eventId ?? event.id ?? "—"))),
+      fact("Event id", h("code", {}, String(event.eventId))),
       fact("Changed at", formatTime(event.changedAt)),
     );
     const table = attempts.length
