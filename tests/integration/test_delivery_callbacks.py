@@ -16,6 +16,7 @@ from bcpoller.delivery.signing import USER_AGENT
 from standardwebhooks import Webhook
 
 from local.template_resources import StackResources
+from tests.conftest import load_handler
 from tests.integration.delivery_support import (
     SIGNATURE_KEY,
     SIGNING_SECRET,
@@ -164,7 +165,7 @@ def test_hanging_receiver_times_out_and_is_retried(
 
     monkeypatch.setenv("DELIVERY_TIMEOUT_SECONDS", "0.3")
     reset_settings()
-    pipeline.app = __import__("tests.conftest", fromlist=["load_handler"]).load_handler("delivery")
+    pipeline.app = load_handler("delivery")
     with Receiver([Reply(200, delay=3.0)]) as receiver:
         instance_id = make_instance(stack, receiver.url)
         message = make_message(instance_id)

@@ -8,6 +8,7 @@ reduced to a short, secret-free phrase (no URL, which may carry a token in its q
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,7 +54,12 @@ class CallbackSender:
             return round((time.perf_counter() - started) * 1000)
 
         try:
-            async with self._client.stream("POST", url, content=body, headers=headers) as response:
+            # httpx's timeout is per phase (connect, each read...): this one bounds the whole
+            # attempt, so a slow-drip endpoint cannot hold an event past the 15 s policy.
+            async with (
+                asyncio.timeout(self._timeout),
+                self._client.stream("POST", url, content=body, headers=headers) as response,
+            ):
                 peer = _peer_address(response)
                 status = response.status_code
                 retry_after = response.headers.get("retry-after")
@@ -64,7 +70,7 @@ class CallbackSender:
                     drained += len(chunk)
                     if drained > _MAX_DRAIN_BYTES:
                         break
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return AttemptResult(
                 None, elapsed(), f"timed out after {self._timeout:g} s", retryable_error=True
             )

@@ -18,6 +18,7 @@ from bcpoller import keys
 _KEY_ATTRS = (keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK)
 # Sorts after every "{createdAt}#{eventId}" that starts with the same instant.
 _HIGH = "#\uffff"
+_MAX_PAGES = 10
 
 
 class EventLogTable:
@@ -138,7 +139,7 @@ class EventLogTable:
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         found: list[dict[str, Any]] = []
-        while True:
+        for _ in range(_MAX_PAGES):
             page = self._table.query(**kwargs)
             items = page.get("Items", [])
             more = "LastEvaluatedKey" in page
@@ -150,6 +151,9 @@ class EventLogTable:
             if not more:
                 return found, None
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        # A rare status in a busy log: hand back what was found and where to go on,
+        # instead of scanning a week of events in one request.
+        return found, kwargs["ExclusiveStartKey"]
 
     def load_body(self, instance_id: str, body_ref: str) -> str:
         """The callback body of an oversize event (zlib-compressed in a BLOB# item)."""

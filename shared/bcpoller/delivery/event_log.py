@@ -8,8 +8,8 @@ secret (no URL, no headers, no response body).
 from __future__ import annotations
 
 import base64
-import builtins
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -136,23 +136,24 @@ class EventLog:
 
     def items_with_status(
         self, instance_id: str, *, status: str, since: datetime | str | None, until: datetime | str | None
-    ) -> builtins.list[dict[str, Any]]:
-        """Every stored item with the status in the range, oldest first (replay)."""
-        found: builtins.list[dict[str, Any]] = []
+    ) -> Iterator[dict[str, Any]]:
+        """Every stored item with the status in the range, oldest first, page by page
+        (replay of a large backlog does not hold it all in memory)."""
         start: dict[str, Any] | None = None
+        low, high = _bound(since, "since"), _bound(until, "until")
         while True:
             items, start = self.store.query(
                 instance_id,
-                since=_bound(since, "since"),
-                until=_bound(until, "until"),
+                since=low,
+                until=high,
                 status=status,
-                limit=500,
+                limit=100,
                 start_key=start,
                 newest_first=False,
             )
-            found.extend(items)
+            yield from items
             if start is None:
-                return found
+                return
 
     # -- writes (delivery and replay) -----------------------------------------------
 

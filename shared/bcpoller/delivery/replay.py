@@ -20,6 +20,7 @@ from bcpoller.messages import QueueMessage
 
 logger = Logger(child=True)
 _DLQ_BATCH = 10
+_ENQUEUE_CHUNK = 10
 
 
 def _utcnow() -> datetime:
@@ -47,8 +48,14 @@ class Replayer:
         self, instance_id: str, *, since: datetime | str | None = None, until: datetime | str | None = None
     ) -> int:
         """Re-enqueue every failed event of the instance created in [since, until]."""
-        items = self._log.items_with_status(instance_id, status="failed", since=since, until=until)
-        return self._requeue(items)
+        count = 0
+        chunk: list[dict[str, Any]] = []
+        for item in self._log.items_with_status(instance_id, status="failed", since=since, until=until):
+            chunk.append(item)
+            if len(chunk) == _ENQUEUE_CHUNK:
+                count += self._requeue(chunk)
+                chunk = []
+        return count + self._requeue(chunk)
 
     def redrive_dlq(self, max_messages: int = 100) -> int:
         """Move up to ``max_messages`` DLQ messages back to the events queue. A message
