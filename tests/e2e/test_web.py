@@ -322,3 +322,58 @@ def test_wrong_secrets_are_refused_and_never_stored(web: Page, web_stack: dict[s
     assert unlabelled_controls(web) == []
     web.set_viewport_size(PHONE)
     assert_fits(web, PHONE["width"])
+
+
+def test_legacy_credentials_and_advanced_json(
+    web: Page, web_stack: dict[str, Any], created_ids: list[str]
+) -> None:
+    """The legacy (basic auth) credentials and a hand-edited poller configuration reach the
+    API as typed; JSON and API errors land beside the resource's editor."""
+    api, store = web_stack["api"], web_stack["store"]
+    headers = {"Authorization": web_stack["authorization"]}
+    sign_in_by_keyboard(web, api, *secrets_from(web_stack["authorization"]))
+    web.get_by_role("link", name="New instance").first.click()
+    web.get_by_label("Name", exact=True).fill("Legacy web test")
+    web.get_by_role("radio", name="Legacy API account (basic auth)").check()
+    expect(web.get_by_label("Store hash")).to_be_hidden()
+    web.get_by_label("Store URL").fill(f"{store}/api/v2")
+    web.get_by_label("Username").fill(web_stack["store_username"])
+    web.get_by_label("Password").fill(web_stack["store_password"])
+    web.get_by_label("Callback URL").fill(f"{web_stack['sink']}/hooks/legacy-{uuid.uuid4().hex[:8]}")
+
+    # Events on with nothing ticked: said beside the resources, nothing sent.
+    web.get_by_role("button", name="Create Instance").click()
+    resources_error = web.locator('[data-field="configuration.event.poller.configuration"] > .field-error')
+    expect(resources_error).to_have_text("tick at least one resource to poll")
+
+    web.get_by_role("checkbox", name="products", exact=True).check()
+    web.locator("summary", has_text="Advanced: products").click()
+    editor = web.get_by_label("products poller configuration (JSON)")
+    editor_field = "configuration.event.poller.configuration.products"
+    editor_error = web.locator(f'[data-field="{editor_field}"] .field-error')
+    editor.fill("{ not json")
+    web.get_by_role("button", name="Create Instance").click()
+    expect(editor_error).to_contain_text("is not valid JSON")
+    expect(resources_error).to_be_empty()
+
+    # The API's own verdict on a field inside the configuration lands there too.
+    catalog = httpx.get(f"{api}/catalog", headers=headers, timeout=10).json()
+    products = next(r for r in catalog["resources"] if r["name"] == "products")["configuration"]
+    editor.fill(json.dumps({**products, "pageSize": 5000}))
+    web.get_by_role("button", name="Create Instance").click()
+    expect(editor_error).to_contain_text("pageSize")
+    expect(editor).to_have_attribute("aria-invalid", "")
+
+    editor.fill(json.dumps({**products, "pageSize": 50}, indent=2))
+    web.get_by_role("button", name="Create Instance").click()
+    expect(web.get_by_role("heading", name="Instance created")).to_be_visible()
+    instance_id = web.locator(".secret-row", has_text="Instance id").locator("code").inner_text()
+    created_ids.append(instance_id)
+
+    got = httpx.get(f"{api}/instances/{instance_id}", headers=headers, timeout=10).json()
+    assert got["configuration"]["store.url"] == f"{store}/api/v2"
+    assert got["configuration"]["username"] == web_stack["store_username"]
+    assert got["configuration"]["password"] == "********"
+    assert "store.hash" not in got["configuration"]
+    assert got["configuration"]["event.poller.configuration"] == {"products": {**products, "pageSize": 50}}
+    assert got["resources"] == ["products"]

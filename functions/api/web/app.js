@@ -756,6 +756,9 @@
       configuration["event.poller.configuration"] = pollerConfig;
       const local = [...errors];
       if (!name.input.value.trim()) local.push({ field: "name", problem: "is required" });
+      if (enabled.input.checked && !errors.length && !Object.keys(pollerConfig).length) {
+        local.push({ field: "configuration.event.poller.configuration", problem: "tick at least one resource to poll" });
+      }
       if (local.length) {
         showErrors(form, summary, local);
         return;
