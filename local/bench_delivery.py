@@ -113,18 +113,19 @@ def _make_instance(table_name: str, kms_key_id: str, callback_url: str) -> str:
         "signingSecret": "whsec_" + base64.b64encode(os.urandom(24)).decode(),
         "event.notification.signature.key": "bench-key",
     }
-    InstanceTable(aws.table(table_name)).put_new(
-        StoredInstance(
-            instanceId=instance_id,
-            orgId="bench",
-            name="bench",
-            secrets=KmsCrypto(aws.client("kms"), kms_key_id).encrypt(secrets, instance_id),
-            eventsEnabled=True,
-            createdDate=now,
-            storeCreatedAt=now,
-            callbackUrl=callback_url,
-        )
+    instance = StoredInstance.model_validate(
+        {
+            "instanceId": instance_id,
+            "orgId": "bench",
+            "name": "bench",
+            "secrets": KmsCrypto(aws.client("kms"), kms_key_id).encrypt(secrets, instance_id),
+            "eventsEnabled": True,
+            "createdDate": now,
+            "storeCreatedAt": now,
+            "callbackUrl": callback_url,
+        }
     )
+    InstanceTable(aws.table(table_name)).put_new(instance)
     return instance_id
 
 
@@ -145,18 +146,19 @@ def _messages(instance_id: str, count: int) -> list[str]:
             changed_at=changed,
             record=record,
         )
-        out.append(
-            QueueMessage(
-                instanceId=instance_id,
-                eventId=event_id(instance_id, "orders", str(i), changed),
-                eventType="UPDATED",
-                objectType="orders",
-                objectId=str(i),
-                changedAt=changed,
-                emittedAt=datetime.now(UTC),
-                body=dump_body(body),
-            ).to_json()
+        message = QueueMessage.model_validate(
+            {
+                "instanceId": instance_id,
+                "eventId": event_id(instance_id, "orders", str(i), changed),
+                "eventType": "UPDATED",
+                "objectType": "orders",
+                "objectId": str(i),
+                "changedAt": changed,
+                "emittedAt": datetime.now(UTC),
+                "body": dump_body(body),
+            }
         )
+        out.append(message.to_json())
     return out
 
 
@@ -199,7 +201,7 @@ def _run(endpoint: str, count: int, delay_s: float) -> int:
     receiver = _Receiver(delay_s)
     instance_id = _make_instance(resources.table_name, resources.kms_key_id, receiver.url)
     app = _load_handler()
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=resources.region)
+    sqs: Any = boto3.client("sqs", endpoint_url=endpoint, region_name=resources.region)
     queue_url = resources.events_queue_url
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
