@@ -86,9 +86,18 @@ def web(chromium: Browser) -> Iterator[Page]:
     page = context.new_page()
     script_errors: list[str] = []
     page.on("pageerror", lambda exc: script_errors.append(str(exc)))
+    # Console errors other than the API's expected 4xx answers (a CSP violation, say).
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and not msg.text.startswith("Failed to load resource")
+            and script_errors.append(msg.text)
+        ),
+    )
     yield page
     context.close()
-    assert not script_errors, f"the page threw: {script_errors}"
+    assert not script_errors, f"the page reported errors: {script_errors}"
 
 
 def sign_in_by_keyboard(page: Page, api: str, user: str, org: str) -> None:

@@ -243,7 +243,7 @@
         return;
       }
       try {
-        await api("GET", "instances?limit=1", undefined, credentials);
+        await api("GET", "instances", undefined, credentials);
       } catch (err) {
         error.textContent =
           err.status === 401 || err.status === 403 ? "These secrets were not accepted." : err.message;
