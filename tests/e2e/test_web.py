@@ -329,6 +329,13 @@ def test_wrong_secrets_are_refused_and_never_stored(web: Page, web_stack: dict[s
     expect(web.get_by_role("alert")).to_have_text("These secrets were not accepted.")
     assert web.evaluate("() => sessionStorage.length + localStorage.length") == 0
     assert unlabelled_controls(web) == []
+
+    # Stored secrets the API stops accepting (revoked, say) end the session at the next call.
+    web.evaluate('() => sessionStorage.setItem(\'bcpoller.session\', \'{"user": "old", "org": "old"}\')')
+    web.goto(f"{web_stack['api']}/#/")
+    expect(web.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(web.get_by_role("alert")).to_have_text("Your session was not accepted; please sign in again.")
+    assert web.evaluate("() => sessionStorage.length") == 0
     web.set_viewport_size(PHONE)
     assert_fits(web, PHONE["width"])
 

@@ -125,7 +125,9 @@
     }
     if (!response.ok) {
       const error = new ApiError(response.status, data);
-      if (response.status === 401 && credentials === session.get()) {
+      const current = session.get();
+      // Only the stored secrets' own refusal ends the session (not a sign-in attempt's).
+      if (response.status === 401 && current && credentials && current.user === credentials.user && current.org === credentials.org) {
         session.clear();
         signInMessage = "Your session was not accepted; please sign in again.";
         window.location.hash = "#/signin";
@@ -250,8 +252,9 @@
         return;
       }
       session.set(credentials.user, credentials.org);
-      window.location.hash = "#/";
+      // Setting the hash it already has fires no hashchange: route by hand then.
       if (window.location.hash === "#/") route();
+      else window.location.hash = "#/";
     });
     view("Sign in", form);
     user.input.focus();
