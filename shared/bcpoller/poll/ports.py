@@ -20,9 +20,11 @@ from bcpoller.poll.cursor import CursorState
 
 
 class PageLike(Protocol):
-    records: list[dict[str, Any]]
-    page_number: int
-    is_last: bool
+    @property
+    def records(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def is_last(self) -> bool: ...
 
 
 class StoreSession(Protocol):

@@ -1,0 +1,38 @@
+"""PollFunction: {"instanceId"} (schedule tick or "poll now") -> one poll -> summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from bcpoller.adapters.poll_runtime import poll_deps
+from bcpoller.poll.engine import poll_instance
+from bcpoller.poll.events import EventError, parse_poll_event
+from bcpoller.settings import get_settings
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+deps = poll_deps(get_settings(), metrics=metrics)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    try:
+        instance_id = parse_poll_event(event)
+    except EventError as exc:
+        logger.error("poll event rejected", extra={"errors": exc.errors})
+        return {"status": "invalid_event", "message": str(exc), "errors": exc.errors}
+    logger.set_correlation_id(instance_id)
+    logger.append_keys(instance_id=instance_id)
+    result = poll_instance(
+        instance_id,
+        deps,
+        remaining_ms=context.get_remaining_time_in_millis,
+        now=lambda: datetime.now(UTC),
+    )
+    return result.to_dict()

@@ -1,0 +1,177 @@
+"""Drive PollFunction against moto's server and the simulated store (tests, benchmark).
+
+Puts an instance item (with KMS-encrypted credentials) straight into the table, invokes
+the real handler with the schedule's event shape, drains EventsQueue, and counts the AWS
+calls each poll makes (botocore's event hooks on the handler's own clients).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bcpoller.adapters import aws
+from bcpoller.adapters.instance_table import InstanceTable
+from bcpoller.adapters.kms_crypto import KmsCrypto
+from bcpoller.instances import StoredInstance, split_secrets
+from bcpoller.settings import get_settings
+
+from local.runtime import LambdaContext, function_spec, load_handler_module
+from local.store import SimulatedStore
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDERS_URL = "/hubs/ecommerce/orders?where=min_date_modified='${date:EEE, dd MMM yyyy HH:mm:ss Z}'"
+PRODUCTS_URL = "/hubs/ecommerce/products?where=date_modified:min='${date:yyyy-MM-dd'T'HH:mm:ss'Z'}'"
+
+
+def poller(url: str = ORDERS_URL, **extra: Any) -> dict[str, Any]:
+    return {"url": url, "idField": "id", **extra}
+
+
+def create_instance(
+    store: SimulatedStore,
+    pollers: dict[str, dict[str, Any]],
+    *,
+    created: datetime | None = None,
+    extra_config: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> str:
+    """A token-auth instance of ``store`` with events on; its cursors start at ``created``
+    (store clock), as the API would set them."""
+    settings = get_settings()
+    instance_id = str(uuid.uuid4())
+    configuration = {
+        "store.hash": store.store_hash,
+        "access.token": token or store.token,
+        "event.notification.enabled": True,
+        "event.notification.callback.url": "http://127.0.0.1:9/callback",
+        "event.poller.configuration": pollers,
+        **(extra_config or {}),
+    }
+    public, secret = split_secrets(configuration)
+    crypto = KmsCrypto(aws.client("kms"), settings.kms_key_id)
+    now = store.now()
+    instance = StoredInstance.model_validate(
+        {
+            "instanceId": instance_id,
+            "orgId": "org-poll-tests",
+            "name": "poll tests",
+            "configuration": public,
+            "secrets": crypto.encrypt(secret, instance_id),
+            "eventsEnabled": True,
+            "createdDate": now,
+            "storeCreatedAt": created or now,
+            "callbackUrl": configuration["event.notification.callback.url"],
+            "resources": sorted(pollers),
+        }
+    )
+    InstanceTable(aws.table(settings.table_name)).put_new(instance)
+    return instance_id
+
+
+def load_poll_handler(copy: int = 0) -> ModuleType:
+    """functions/poll/app.py, loaded the way the local stack loads it (fresh module)."""
+    return load_handler_module(function_spec("poll"), copy)
+
+
+def schedule_event(instance_id: str) -> dict[str, Any]:
+    event = json.loads((ROOT / "events" / "poll_schedule.json").read_text())
+    event["instanceId"] = instance_id
+    return event
+
+
+def invoke_poll(handler: ModuleType, instance_id: str, *, timeout_s: float = 120.0) -> dict[str, Any]:
+    spec = function_spec("poll")
+    context = LambdaContext(
+        function_name=spec.arn.rsplit(":", 1)[-1],
+        invoked_function_arn=spec.arn,
+        memory_limit_in_mb=spec.memory_mb,
+        timeout_s=timeout_s,
+    )
+    result: dict[str, Any] = handler.lambda_handler(schedule_event(instance_id), context)
+    return result
+
+
+def drain_queue(queue_url: str | None = None) -> list[dict[str, Any]]:
+    """Every message now visible on EventsQueue, parsed; they stay hidden for an hour,
+    which outlasts any test (one call per ten messages instead of two)."""
+    sqs = aws.client("sqs")
+    url = queue_url or get_settings().events_queue_url
+    out: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=3600
+        ).get("Messages", [])
+        if not got:
+            return out
+        out.extend(json.loads(m["Body"]) for m in got)
+
+
+def cursor_item(instance_id: str, resource: str) -> dict[str, Any] | None:
+    table = aws.table(get_settings().table_name)
+    item: dict[str, Any] | None = table.get_item(
+        Key={"pk": f"INST#{instance_id}", "sk": f"CURSOR#{resource}"}, ConsistentRead=True
+    ).get("Item")
+    return item
+
+
+def instance_item(instance_id: str) -> dict[str, Any]:
+    table = aws.table(get_settings().table_name)
+    item: dict[str, Any] = table.get_item(
+        Key={"pk": f"INST#{instance_id}", "sk": "META"}, ConsistentRead=True
+    )["Item"]
+    return item
+
+
+class CallCounter:
+    """AWS API calls by service and operation, counted on the process's shared clients
+    (the ones the handler's adapters use) through botocore's before-call hook."""
+
+    SERVICES = ("dynamodb", "sqs", "kms")
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._hooks: list[tuple[Any, str, Callable[..., None]]] = []
+
+    def install(self) -> CallCounter:
+        for service in self.SERVICES:
+            if service == "dynamodb":
+                events = aws.table(get_settings().table_name).meta.client.meta.events
+            else:
+                events = aws.client(service).meta.events
+
+            def hook(model: Any, service: str = service, **_: Any) -> None:
+                self.calls[f"{service}:{model.name}"] += 1
+
+            name = f"before-call.{service}.*"
+            events.register(name, hook)
+            self._hooks.append((events, name, hook))
+        return self
+
+    def reset(self) -> Counter[str]:
+        snapshot = Counter(self.calls)
+        self.calls.clear()
+        return snapshot
+
+    def uninstall(self) -> None:
+        for events, name, hook in self._hooks:
+            events.unregister(name, hook)
+        self._hooks.clear()
+
+
+def by_service(calls: Counter[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in calls.items():
+        service = key.split(":", 1)[0]
+        out[service] = out.get(service, 0) + n
+    return out
+
+
+def seconds(n: float) -> timedelta:
+    return timedelta(seconds=n)

@@ -1,0 +1,42 @@
+"""The poll function's composition root: real adapters from the settings.
+
+Built once per cold start, so boto3 clients and the KMS decrypt cache survive between
+warm invocations (a warm poll of a quiet store then makes no KMS call at all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bcpoller.adapters import aws
+from bcpoller.adapters.event_queue import SqsEventQueue
+from bcpoller.adapters.kms_crypto import KmsCrypto
+from bcpoller.adapters.poll_table import PollTable
+from bcpoller.connector.client import BigCommerceClient
+from bcpoller.connector.credentials import credentials_from_config
+from bcpoller.poll.ports import MetricsSink, PollDeps
+from bcpoller.settings import Settings
+
+
+class BigCommerceConnector:
+    """Opens one BigCommerce client per poll, bounded by the poll's deadline."""
+
+    def __init__(self, api_base_url: str) -> None:
+        self._api_base_url = api_base_url
+
+    def open(self, configuration: dict[str, Any], *, deadline: float) -> BigCommerceClient:
+        creds = credentials_from_config(configuration, api_base_url=self._api_base_url)
+        return BigCommerceClient(creds, deadline=deadline)
+
+
+def poll_deps(settings: Settings, *, metrics: MetricsSink | None = None) -> PollDeps:
+    deps = PollDeps(
+        state=PollTable(aws.table(settings.table_name)),
+        queue=SqsEventQueue(aws.client("sqs"), settings.events_queue_url),
+        crypto=KmsCrypto(aws.client("kms"), settings.kms_key_id),
+        connector=BigCommerceConnector(settings.bc_api_base_url),
+        blob_ttl_days=settings.event_retention_days,
+    )
+    if metrics is not None:
+        deps.metrics = metrics
+    return deps
