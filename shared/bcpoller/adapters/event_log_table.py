@@ -19,6 +19,7 @@ _KEY_ATTRS = (keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK)
 # Sorts after every "{createdAt}#{eventId}" that starts with the same instant.
 _HIGH = "#\uffff"
 _MAX_PAGES = 10
+_FIRST_WRITE_WINS = frozenset({"createdAt", keys.GSI1_SK})
 
 
 class EventLogTable:
@@ -38,9 +39,13 @@ class EventLogTable:
         now: str,
         status: str = "delivering",
         fields: dict[str, Any] | None = None,
+        likely_new: bool = False,
     ) -> None:
-        """Set the status (and ``fields``); the fields that describe the event are written
-        only if the item is new (the poller or a replay may have made it already)."""
+        """Set the status (and ``fields``) and describe the event. Only what differs
+        between two messages of one event -- when it was first queued, hence its place in
+        gsi1 -- is kept from an earlier write; the rest is the same every time."""
+        if likely_new and self._put_new(instance_id, event_id, new_fields, now, status, fields or {}):
+            return
         names: dict[str, str] = {"#status": "status", "#updatedAt": "updatedAt", "#attempts": "attempts"}
         values: dict[str, Any] = {":status": status, ":now": now, ":empty": []}
         sets = ["#status = :status", "#updatedAt = :now", "#attempts = if_not_exists(#attempts, :empty)"]
@@ -49,9 +54,42 @@ class EventLogTable:
         for i, (name, value) in enumerate(described.items()):
             names[f"#n{i}"] = name
             values[f":n{i}"] = value
-            sets.append(f"#n{i} = if_not_exists(#n{i}, :n{i})")
+            if name in _FIRST_WRITE_WINS:
+                sets.append(f"#n{i} = if_not_exists(#n{i}, :n{i})")
+            else:
+                sets.append(f"#n{i} = :n{i}")
         expr = self._set_fields(fields or {}, names, values, sets)
         self._update(instance_id, event_id, expr, names, values)
+
+    def _put_new(
+        self,
+        instance_id: str,
+        event_id: str,
+        described: dict[str, Any],
+        now: str,
+        status: str,
+        fields: dict[str, Any],
+    ) -> bool:
+        """The first attempt's item in one conditional PutItem (no update expression to
+        evaluate); False when the item exists already (a replay, a duplicate message)."""
+        item = {
+            **described,
+            **{k: v for k, v in fields.items() if v is not None},
+            keys.PK: keys.instance_pk(instance_id),
+            keys.SK: keys.event_sk(event_id),
+            keys.GSI1_PK: keys.events_gsi_pk(instance_id),
+            "status": status,
+            "updatedAt": now,
+            "attempts": [],
+        }
+        self.writes += 1
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def finish_attempt(
         self, instance_id: str, event_id: str, *, status: str, attempt: dict[str, Any], fields: dict[str, Any]

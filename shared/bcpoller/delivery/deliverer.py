@@ -111,7 +111,7 @@ class Deliverer:
 
         started = self._clock()
         try:
-            result = await self._attempt(message, instance, body, started)
+            result = await self._attempt(message, instance, body, started, first=receive_count == 1)
         except BaseException:
             # Never leave a failed attempt recorded as in progress or done.
             await asyncio.shield(self._idem.release(event_id))
@@ -119,9 +119,10 @@ class Deliverer:
         return await self._conclude(message, instance, result, started, receive_count, receipt_handle)
 
     async def _attempt(
-        self, message: QueueMessage, instance: StoredInstance, body: str, started: datetime
+        self, message: QueueMessage, instance: StoredInstance, body: str, started: datetime, *, first: bool
     ) -> AttemptResult:
-        await asyncio.to_thread(self._log.start_attempt, message, now=started)
+        # A first receive usually has no log item yet: one plain conditional put.
+        await asyncio.to_thread(self._log.start_attempt, message, now=started, first_attempt=first)
         secrets = await asyncio.to_thread(self._instances.secrets, instance)
         url = instance.callback_url or ""
         try:

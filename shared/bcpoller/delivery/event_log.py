@@ -167,6 +167,7 @@ class EventLog:
         now: datetime,
         status: Status = "delivering",
         fields: dict[str, Any] | None = None,
+        first_attempt: bool = False,
     ) -> None:
         created = log_time(message.emitted_at)
         described: dict[str, Any] = {
@@ -191,6 +192,7 @@ class EventLog:
             now=log_time(now),
             status=status,
             fields=fields,
+            likely_new=first_attempt,
         )
 
     def finish_attempt(

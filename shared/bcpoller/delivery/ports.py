@@ -68,6 +68,7 @@ class EventLogStore(Protocol):
         now: str,
         status: str = "delivering",
         fields: dict[str, Any] | None = None,
+        likely_new: bool = False,
     ) -> None: ...
 
     def finish_attempt(
