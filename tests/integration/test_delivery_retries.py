@@ -107,7 +107,9 @@ def test_visibility_follows_the_schedule_then_the_dlq_and_replay_delivers(pipeli
         _, result = pipeline.step()
         assert result == {"batchItemFailures": []}
         assert healed.bodies() == [message.body.encode()]
-    assert log.get(instance_id, message.event_id)["status"] == "delivered"
+    final = log.get(instance_id, message.event_id)
+    assert final["status"] == "delivered"
+    assert [a["statusCode"] for a in final["attempts"]] == [503] * MAX_ATTEMPTS + [200]
 
 
 def test_replay_failed_events_in_a_range_and_retry_one(pipeline: Pipeline) -> None:
@@ -125,6 +127,8 @@ def test_replay_failed_events_in_a_range_and_retry_one(pipeline: Pipeline) -> No
         pipeline.step(2)
         assert len(receiver.requests) == 4
         assert {log.get(instance_id, m.event_id)["status"] for m in (first, second)} == {"delivered"}
+        # The replay's attempt is appended to the first one's, not written over it.
+        assert [a["statusCode"] for a in log.get(instance_id, first.event_id)["attempts"]] == [400, 200]
 
         # Retry of a delivered event sends it again: its idempotency record is reset.
         assert replayer(pipeline).retry(instance_id, first.event_id) is True
