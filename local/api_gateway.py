@@ -16,6 +16,7 @@ import base64
 import json
 import re
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -278,6 +279,10 @@ class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     gateway: ApiGateway
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ApiGateway:

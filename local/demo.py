@@ -291,7 +291,8 @@ class Demo:
         from rich.table import Table
 
         table = Table(title=f"make run: instance {self.instance_id}", caption=self._headline())
-        for col in ("resource", "cursor", "records read", "events emitted", "delivered", "failures"):
+        columns = ("resource", "cursor", "read (last poll)", "emitted (last poll)", "delivered", "failures")
+        for col in columns:
             table.add_column(col, justify="left" if col in ("resource", "cursor") else "right")
         for row in self._rows():
             table.add_row(*row)

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -224,6 +225,11 @@ class _SinkServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], state: SinkState) -> None:
         self.state = state
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A sender closing its keep-alive connection is normal, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class Sink:

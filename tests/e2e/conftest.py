@@ -2,7 +2,7 @@
 
 ``start_stack(dir, *args)`` runs the stack with its state file in ``dir`` and waits for
 it; ``local_stack`` is one session-wide stack (``--no-demo --minute 0.2``, PollFunction
-timeout 15 s so a killed poll's lease expires in 20 s) that tests share, each creating
+timeout 20 s so a killed poll's lease expires within 25 s) that tests share, each creating
 its own instances and hooks.
 """
 
@@ -126,7 +126,7 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     stack = start_stack(
-        tmp_path_factory.mktemp("stack"), "--no-demo", "--minute", "0.2", "--poll-timeout", "15"
+        tmp_path_factory.mktemp("stack"), "--no-demo", "--minute", "0.2", "--poll-timeout", "20", "--delivery-workers", "4"
     )
     # Many instances poll every second here: lift the store's API quota out of the way.
     httpx.post(f"{stack.store}/_admin/faults", json={"quota": 1_000_000}).raise_for_status()
