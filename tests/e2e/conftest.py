@@ -125,9 +125,8 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    stack = start_stack(
-        tmp_path_factory.mktemp("stack"), "--no-demo", "--minute", "0.2", "--poll-timeout", "20", "--delivery-workers", "4"
-    )
+    args = ("--no-demo", "--minute", "0.2", "--poll-timeout", "20", "--delivery-workers", "4")
+    stack = start_stack(tmp_path_factory.mktemp("stack"), *args)
     # Many instances poll every second here: lift the store's API quota out of the way.
     httpx.post(f"{stack.store}/_admin/faults", json={"quota": 1_000_000}).raise_for_status()
     yield stack
