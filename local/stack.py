@@ -53,6 +53,17 @@ DUMMY_AWS = {
 log = logging.getLogger("local.stack")
 
 
+def process_start_time() -> float:
+    """When this process started (epoch s): "seconds after start" counts the imports too."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        lines = Path("/proc/stat").read_text().splitlines()
+        boot = next(float(line.split()[1]) for line in lines if line.startswith("btime"))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
 class StackError(RuntimeError):
     """The stack could not start: says which part and why."""
 
@@ -138,9 +149,17 @@ class StackOptions:
         return bool(self.store_url or self.store_hash or self.access_token)
 
 
-def _wait(check: Any, what: str, timeout: float, alive: Any = None) -> None:
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived while the stack was starting."""
+
+
+def _wait(
+    check: Any, what: str, timeout: float, alive: Any = None, stop: threading.Event | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if stop is not None and stop.is_set():
+            raise Interrupted(what)
         if alive is not None and not alive():
             raise StackError(f"{what}: the process exited while starting (see its log)")
         try:
@@ -156,7 +175,7 @@ class Stack:
     def __init__(self, options: StackOptions, out: IO[str] | None = None) -> None:
         self.o = options
         self.out = out or sys.stdout
-        self.started_at = time.time()
+        self.started_at = min(process_start_time(), time.time())
         self.logs_dir = options.state_file.parent / "logs"
         self.stop_event = threading.Event()
         self.moto: Child | None = None
@@ -168,6 +187,7 @@ class Stack:
         self.control_port = 0
         self.stack_name = f"bcpoll-local-{os.getpid()}"
         self._state_lock = threading.Lock()
+        self._runtime_started = 0.0
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -185,7 +205,7 @@ class Stack:
         self.moto.start(preexec=die_with_parent)
         url = f"http://{host}:{port}"
         ready = lambda: httpx.get(f"{url}/moto-api/", timeout=1.0).status_code < 500  # noqa: E731
-        _wait(ready, "moto server", 30, self.moto.alive)
+        _wait(ready, "moto server", 30, self.moto.alive, self.stop_event)
         return url
 
     def _start_store(self) -> None:
@@ -256,11 +276,13 @@ class Stack:
             self.env,
             self.logs_dir / "runtime.log",
         ).start()
+        self._runtime_started = time.monotonic()
 
     def _wait_runtime(self, timeout: float = 60.0) -> None:
         assert self.runtime
         url = f"http://{self.o.host}:{self.control_port}/health"
-        _wait(lambda: httpx.get(url, timeout=1.0).status_code == 200, "runtime", timeout, self.runtime.alive)
+        ready = lambda: httpx.get(url, timeout=1.0).status_code == 200  # noqa: E731
+        _wait(ready, "runtime", timeout, self.runtime.alive, self.stop_event)
 
     def _bootstrap_org(self) -> str:
         proc = subprocess.run(
@@ -332,13 +354,16 @@ class Stack:
         if self.runtime and not self.runtime.alive() and not self.stop_event.is_set():
             code = self.runtime.proc.returncode if self.runtime.proc else None
             self.say(f"runtime (pid {self.runtime.pid}) exited with {code}: starting it again")
+            if time.monotonic() - self._runtime_started < 10:
+                self.stop_event.wait(2.0)  # it dies at start: do not spin
             self.runtime.stop()
             self.runtime.start()
+            self._runtime_started = time.monotonic()
             self.write_state(runtime_pid=self.runtime.pid)
             try:
                 self._wait_runtime()
             except StackError as exc:
-                self.say(f"runtime restart failed: {exc}")
+                self.say(f"runtime restart failed: {exc} (see {self.runtime.log_path})")
             self.write_state(runtime_pid=self.runtime.pid, runtime_restarts=self.runtime.starts - 1)
 
     def stop(self) -> None:
@@ -427,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
             if demo is not None:
                 demo.refresh()
             stack.stop_event.wait(0.5 if demo is None else demo.interval)
+    except Interrupted:
+        pass
     except Exception as exc:
         stack.say(f"error: {exc}")
         status = 1
