@@ -1,0 +1,136 @@
+"""Poll engine benchmark: events/s of one poll of N changed orders, and the AWS calls
+(DynamoDB, SQS, KMS) per poll for a quiet store and a busy one.
+
+    python -m local.bench_poll [--changes 10000] [--per-second 25] [--busy 250]
+
+Everything real over HTTP: moto's server (table, queues, key from template.yaml), the
+simulated store, and functions/poll/app.py invoked with the schedule's event. AWS calls
+are counted with botocore's before-call hook on the handler's own clients. Figures are
+printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+# `python -m local.bench_poll` from the repo root: the layer's package lives in shared/.
+_SHARED = str(Path(__file__).resolve().parent.parent / "shared")
+if _SHARED not in sys.path:
+    sys.path.insert(0, _SHARED)
+
+COLD = "cold (first poll of this process: KMS decrypt not cached yet)"
+
+
+def _line(label: str, calls: Counter[str], extra: str = "") -> None:
+    from local.poll_harness import by_service
+
+    services = by_service(calls)
+    total = ", ".join(f"{svc} {services.get(svc, 0)}" for svc in ("dynamodb", "sqs", "kms"))
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+    print(f"  {label:<44} {total}{extra}")
+    print(f"  {'':<44} ({detail})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.bench_poll", description=__doc__)
+    parser.add_argument("--changes", type=int, default=10_000, help="changed orders for the events/s figure")
+    parser.add_argument("--per-second", type=int, default=25, help="how many of them share each second")
+    parser.add_argument("--busy", type=int, default=250, help="changed orders for the busy-poll call count")
+    args, _ = parser.parse_known_args(argv)
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "BigCommercePollingEvents",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }.items():
+        os.environ.setdefault(key, value)
+
+    from bcpoller.adapters import aws
+    from bcpoller.settings import reset_settings
+
+    from local.moto_server import running_moto
+    from local.poll_harness import (
+        CallCounter,
+        create_instance,
+        invoke_poll,
+        load_poll_handler,
+        poller,
+        queue_depth,
+    )
+    from local.store import SimulatedStore
+    from local.template_resources import create_stack_resources
+
+    store_server = SimulatedStore(seed=5, records_per_resource=0, quota=100_000)
+    with running_moto() as moto, store_server as store:
+        resources = create_stack_resources(moto.url)
+        os.environ.update(resources.function_environment())
+        os.environ["LOCAL_MODE"] = "true"
+        os.environ["BC_API_BASE_URL"] = store.url
+        reset_settings()
+        aws.reset_clients()
+        handler = load_poll_handler()
+        counter = CallCounter().install()
+        pollers = {"orders": poller(), "products": poller(_products())}
+
+        def poll(instance_id: str, timeout_s: float = 900) -> tuple[dict[str, Any], Counter[str], float]:
+            counter.reset()
+            started = time.perf_counter()
+            result = invoke_poll(handler, instance_id, timeout_s=timeout_s)
+            return result, counter.reset(), time.perf_counter() - started
+
+        print(f"AWS calls per poll (instance with 2 resources: orders, products; moto {moto.url})")
+        quiet_id = create_instance(store, pollers)
+        _, cold, _ = poll(quiet_id)
+        _line("quiet store, " + COLD, cold)
+        _, warm, seconds = poll(quiet_id)
+        _line("quiet store (0 changes), warm", warm, f"   [{seconds * 1000:.0f} ms]")
+
+        origin = store.now() - timedelta(minutes=30)
+        busy_id = create_instance(store, pollers, created=origin)
+        poll(busy_id)  # warm this instance's KMS cache entry
+        store.bulk("orders", args.busy, start=origin + timedelta(seconds=1), per_second=args.per_second)
+        result, busy, seconds = poll(busy_id)
+        emitted = result["resources"]["orders"]["eventsEmitted"]
+        label = f"busy store ({args.busy} changed orders), warm"
+        _line(label, busy, f"   [{emitted} events, {seconds:.2f} s]")
+
+        print(f"\nOne poll of {args.changes} changed orders ({args.per_second} per second of store time)")
+        big_id = create_instance(store, {"orders": poller()}, created=origin)
+        poll(big_id)
+        depth_before = queue_depth()
+        built = time.perf_counter()
+        store.bulk("orders", args.changes, start=origin + timedelta(seconds=1), per_second=args.per_second)
+        print(f"  store filled in {time.perf_counter() - built:.1f} s")
+        result, calls, seconds = poll(big_id, timeout_s=3600)
+        orders = result["resources"]["orders"]
+        queued = queue_depth() - depth_before
+        print(
+            f"  status {result['status']}: {orders['eventsEmitted']} events emitted, {queued} on "
+            f"EventsQueue, {orders['requests']} store requests, {orders['checkpoints']} checkpoints"
+        )
+        print(f"  {seconds:.1f} s  ->  {orders['eventsEmitted'] / seconds:,.0f} events/s")
+        _line(f"busy store ({args.changes} changed orders)", calls)
+        load = os.getloadavg()
+        print(f"  (machine load average while measuring: {load[0]:.1f} on {os.cpu_count()} CPUs)")
+        counter.uninstall()
+    return 0
+
+
+def _products() -> str:
+    from local.poll_harness import PRODUCTS_URL
+
+    return PRODUCTS_URL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
