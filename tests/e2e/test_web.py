@@ -10,6 +10,7 @@ README shows it) and checked for horizontal overflow at 360 px.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,7 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.conftest import LocalStack
 
@@ -79,23 +81,26 @@ def web_stack(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-def web(chromium: Browser) -> Iterator[Page]:
-    """A fresh tab (fresh session storage); any uncaught script error fails the test."""
+def web(chromium: Browser, tmp_path: Path) -> Iterator[Page]:
+    """A fresh tab (fresh session storage); any uncaught script error fails the test. The
+    last view is kept in tmp_path (printed, so a failure's report says where)."""
     context = chromium.new_context(viewport=DESKTOP)
     context.set_default_timeout(15_000)
     page = context.new_page()
     script_errors: list[str] = []
     page.on("pageerror", lambda exc: script_errors.append(str(exc)))
-    # Console errors other than the API's expected 4xx answers (a CSP violation, say).
-    page.on(
-        "console",
-        lambda msg: (
-            msg.type == "error"
-            and not msg.text.startswith("Failed to load resource")
-            and script_errors.append(msg.text)
-        ),
-    )
+
+    def on_console(msg: ConsoleMessage) -> None:
+        # Console errors other than the API's expected 4xx answers (a CSP violation, say).
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            script_errors.append(msg.text)
+
+    page.on("console", on_console)
     yield page
+    with contextlib.suppress(PlaywrightError):
+        page.screenshot(path=str(tmp_path / "last-view.png"), full_page=True)
+        (tmp_path / "last-view.html").write_text(page.content())
+        print(f"last view: {tmp_path}/last-view.png, .html; url {page.url}")
     context.close()
     assert not script_errors, f"the page reported errors: {script_errors}"
 
