@@ -280,12 +280,13 @@ class Demo:
         first = "waiting for the first event"
         if self.first_event_after is not None:
             first = f"first event after {self.first_event_after:.1f}s"
-        made = self.changer.made if self.changer else Counter()
+        if self.changer:
+            made = self.changer.made
+            changes = f"store changes: {made['created']} created, {made['updated']} updated"
+        else:
+            changes = "your store: change records in its control panel"
         restarts = self.stack.state.get("runtime_restarts", 0)
-        return (
-            f"t={elapsed:5.1f}s  {first}  store changes: {made['created']} created, {made['updated']} updated"
-            + (f"  runtime restarts: {restarts}" if restarts else "")
-        )
+        return f"t={elapsed:5.1f}s  {first}  {changes}" + (f"  runtime restarts: {restarts}" if restarts else "")
 
     def _table(self) -> Any:
         from rich.table import Table
