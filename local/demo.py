@@ -286,7 +286,8 @@ class Demo:
         else:
             changes = "your store: change records in its control panel"
         restarts = self.stack.state.get("runtime_restarts", 0)
-        return f"t={elapsed:5.1f}s  {first}  {changes}" + (f"  runtime restarts: {restarts}" if restarts else "")
+        tail = f"  runtime restarts: {restarts}" if restarts else ""
+        return f"t={elapsed:5.1f}s  {first}  {changes}{tail}"
 
     def _table(self) -> Any:
         from rich.table import Table
