@@ -213,12 +213,18 @@ class Stack:
             return
         from local.store import SimulatedStore
 
-        self.store = SimulatedStore(seed=self.o.seed, port=self.o.store_port).start()
+        try:
+            self.store = SimulatedStore(seed=self.o.seed, port=self.o.store_port).start()
+        except OSError as exc:
+            raise StackError(f"--store-port {self.o.store_port}: cannot listen ({exc.strerror})") from None
 
     def _start_sink(self) -> None:
         from local.sink import Sink
 
-        self.sink = Sink(self.o.sink_port, self.o.host).start()
+        try:
+            self.sink = Sink(self.o.sink_port, self.o.host).start()
+        except OSError as exc:
+            raise StackError(f"--sink-port {self.o.sink_port}: cannot listen ({exc.strerror})") from None
 
     def _environment(self, moto_url: str) -> dict[str, str]:
         from local.template_resources import create_stack_resources

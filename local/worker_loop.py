@@ -109,7 +109,7 @@ class WorkerLoop:
         # Like an event source mapping's Enabled flag: off, nothing new is received.
         self.enabled = threading.Event()
         self.enabled.set()
-        self.in_flight = 0
+        self.in_flight = 0  # workers inside a receive or a batch: their messages are not settled
         self._threads: list[threading.Thread] = []
         self.batches = 0
         self.deleted = 0
