@@ -37,6 +37,8 @@ from urllib.parse import parse_qs, urlsplit
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
 MAX_BODY = 10 * 1024 * 1024
+# A long `make run` must not grow without bound: the oldest records are dropped past this.
+MAX_RECORDS = 100_000
 
 
 def elements_signature(key: str, body: bytes) -> str:
@@ -215,6 +217,8 @@ class _Handler(BaseHTTPRequestHandler):
         }
         with state.lock:
             state.deliveries.append(record)
+            if len(state.deliveries) > MAX_RECORDS:
+                del state.deliveries[: len(state.deliveries) - MAX_RECORDS]
         self._send_json(status, {"received": 200 <= status < 300, "hook": hook})
 
 
