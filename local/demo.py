@@ -263,13 +263,14 @@ class Demo:
         for name in DEMO_RESOURCES:
             r = by_name.get(name, {})
             c = counts.get(name, Counter())
+            twice = c["delivered"] - c["distinct"]  # 2xx answers beyond one per event
             rows.append(
                 (
                     name,
                     str(r.get("cursor") or "-"),
                     str(r.get("recordsRead") if r.get("recordsRead") is not None else "-"),
                     str(r.get("eventsEmitted") if r.get("eventsEmitted") is not None else "-"),
-                    str(c["delivered"]),
+                    str(c["delivered"]) + (f" ({twice} twice!)" if twice else ""),
                     str(c["failed"]) + (f" ({c['bad_signatures']} bad sig)" if c["bad_signatures"] else ""),
                 )
             )
