@@ -72,6 +72,30 @@ def function_spec(name: str, stack_prefix: str = "bcpoll-local", region: str = "
     )
 
 
+@dataclass(frozen=True)
+class SqsEventSource:
+    batch_size: int = 10
+    batching_window_s: float = 0.0
+    report_batch_item_failures: bool = False
+
+
+def sqs_event_source(function: str = "DeliveryFunction") -> SqsEventSource:
+    """The SQS event source mapping template.yaml gives ``function``."""
+    from local.template_resources import load_template
+
+    events = load_template()["Resources"][function]["Properties"].get("Events", {})
+    for event in events.values():
+        if event.get("Type") == "SQS":
+            props = event.get("Properties", {})
+            response_types = props.get("FunctionResponseTypes", [])
+            return SqsEventSource(
+                batch_size=int(props.get("BatchSize", 10)),
+                batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures="ReportBatchItemFailures" in response_types,
+            )
+    raise ValueError(f"template.yaml gives {function} no SQS event source")
+
+
 @dataclass
 class LambdaContext:
     """The attributes of Lambda's context object that handlers and Powertools read."""
@@ -265,11 +289,15 @@ class Runtime:
             settings.seconds_per_minute,
             target_arn=settings.poll_function_arn or None,
         )
+        source = sqs_event_source()
         self.workers = WorkerLoop(
             boto3.client("sqs"),
             settings.events_queue_url,
             self.delivery.invoke,
             workers=options.delivery_workers,
+            batch_size=source.batch_size,
+            batching_window=source.batching_window_s,
+            report_batch_item_failures=source.report_batch_item_failures,
         )
 
     def set_event_source(self, body: dict[str, Any]) -> dict[str, Any]:

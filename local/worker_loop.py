@@ -94,6 +94,7 @@ class WorkerLoop:
         batch_size: int = 10,
         batching_window: float = 1.0,
         wait_seconds: int = 1,
+        report_batch_item_failures: bool = True,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -102,6 +103,7 @@ class WorkerLoop:
         self.batch_size = batch_size
         self.batching_window = batching_window
         self.wait_seconds = wait_seconds
+        self.report_batch_item_failures = report_batch_item_failures
         attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
         self.queue_arn: str = attrs["QueueArn"]
         self.region: str = self.queue_arn.split(":")[3]
@@ -148,7 +150,8 @@ class WorkerLoop:
             log.exception("delivery handler raised: the whole batch stays in the queue")
             keep = set(ids)
         else:
-            keep = failed_ids(result, ids)
+            # Without ReportBatchItemFailures a returning handler settles the whole batch.
+            keep = failed_ids(result, ids) if self.report_batch_item_failures else set()
         done = [m for m in batch if m["MessageId"] not in keep]
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]

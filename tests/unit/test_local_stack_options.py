@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from local.demo import SEED_POLLER_CONFIGURATION, delivery_counts, demo_instance_body
-from local.runtime import LambdaContext, function_spec
+from local.runtime import LambdaContext, function_spec, sqs_event_source
 from local.stack import parse_args
 
 
@@ -62,5 +62,7 @@ def test_function_specs_come_from_the_template() -> None:
     assert poll.environment["POWERTOOLS_SERVICE_NAME"] == "poll"
     assert poll.arn.endswith(":function:s-PollFunction")
     assert function_spec("api").timeout_s == 29 and function_spec("delivery").timeout_s == 30
+    source = sqs_event_source()
+    assert (source.batch_size, source.batching_window_s, source.report_batch_item_failures) == (10, 1.0, True)
     ctx = LambdaContext("f", "arn", 512, timeout_s=2.0)
     assert 1500 < ctx.get_remaining_time_in_millis() <= 2000
