@@ -43,7 +43,7 @@ _CfnLoader.add_multi_constructor("!", _tag_constructor)
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     with path.open() as fh:
-        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(fh, Loader=_CfnLoader)
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,11 @@ def create_stack_resources(
     stack = stack_name or f"bcpoll-{uuid.uuid4().hex[:8]}"
     tpl = load_template(template_path)
     kw: dict[str, Any] = {"endpoint_url": endpoint_url, "region_name": region}
-    ddb, sqs, kms = boto3.client("dynamodb", **kw), boto3.client("sqs", **kw), boto3.client("kms", **kw)
+    ddb, kms = boto3.client("dynamodb", **kw), boto3.client("kms", **kw)
+    sqs: Any = boto3.client("sqs", **kw)
     scheduler = boto3.client("scheduler", **kw)
 
-    (table_logical, table_res), = _resources_of(tpl, "AWS::DynamoDB::Table").items()
+    ((table_logical, table_res),) = _resources_of(tpl, "AWS::DynamoDB::Table").items()
     props = table_res["Properties"]
     table_name = f"{stack}-{table_logical}"
     create: dict[str, Any] = {
@@ -128,7 +129,7 @@ def create_stack_resources(
     # Queues without a redrive policy first: the others point at them.
     for logical in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {})):
         qprops = queues[logical].get("Properties", {})
-        attrs: dict[str, str] = {}
+        attrs: dict[str, Any] = {}
         for key in ("VisibilityTimeout", "MessageRetentionPeriod"):
             if key in qprops:
                 attrs[key] = str(qprops[key])
@@ -144,12 +145,13 @@ def create_stack_resources(
             "QueueArn"
         ]
 
-    (key_logical, key_res), = _resources_of(tpl, "AWS::KMS::Key").items()
+    ((key_logical, key_res),) = _resources_of(tpl, "AWS::KMS::Key").items()
     key_id = kms.create_key(Description=key_res["Properties"].get("Description", key_logical))["KeyMetadata"][
         "KeyId"
     ]
 
-    (group_logical, _), = _resources_of(tpl, "AWS::Scheduler::ScheduleGroup").items()
+    if not _resources_of(tpl, "AWS::Scheduler::ScheduleGroup"):
+        raise ValueError("template.yaml has no AWS::Scheduler::ScheduleGroup")
     group_name = f"{stack}-polls"
     scheduler.create_schedule_group(Name=group_name)
 

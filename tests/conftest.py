@@ -73,7 +73,9 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def stack(moto_server: MotoServer, aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> StackResources:
+def stack(
+    moto_server: MotoServer, aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StackResources]:
     """Fresh resources on the session's moto server; the environment points at them."""
     from bcpoller.settings import reset_settings
 

@@ -26,7 +26,7 @@ SECRET_CONFIG_KEYS: frozenset[str] = frozenset(
         "event.notification.signature.key",
     }
 )
-SIGNING_SECRET = "signingSecret"  # Standard Webhooks secret (whsec_...), kept with the secrets
+SIGNING_SECRET = "signingSecret"  # noqa: S105 - a key name, not a secret; Standard Webhooks secret (whsec_...), kept with the secrets
 MASK = "********"
 
 AuthState = Literal["ok", "failed"]

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-
 from bcpoller.adapters.instance_table import InstanceNotFound, InstanceTable
 from bcpoller.adapters.kms_crypto import KmsCrypto
 from bcpoller.instances import MASK, StoredInstance, masked_configuration, split_secrets
+
 from local.template_resources import StackResources
 
 
@@ -31,10 +31,17 @@ def _instance(crypto: KmsCrypto, config: dict) -> StoredInstance:
 def test_round_trip_keeps_secrets_encrypted(stack: StackResources) -> None:
     crypto = KmsCrypto(boto3.client("kms"), stack.kms_key_id)
     table = InstanceTable(boto3.resource("dynamodb").Table(stack.table_name))
-    config = {"store.url": "http://127.0.0.1:8081/stores/abc", "access.token": "tok-SECRET", "pageSize": 1.5, "x": ""}
+    config = {
+        "store.url": "http://127.0.0.1:8081/stores/abc",
+        "access.token": "tok-SECRET",
+        "pageSize": 1.5,
+        "x": "",
+    }
     table.put_new(_instance(crypto, config))
 
-    raw = boto3.client("dynamodb").get_item(TableName=stack.table_name, Key={"pk": {"S": "INST#i-1"}, "sk": {"S": "META"}})
+    raw = boto3.client("dynamodb").get_item(
+        TableName=stack.table_name, Key={"pk": {"S": "INST#i-1"}, "sk": {"S": "META"}}
+    )
     assert "tok-SECRET" not in str(raw["Item"])
 
     got = table.get("i-1")
@@ -42,7 +49,7 @@ def test_round_trip_keeps_secrets_encrypted(stack: StackResources) -> None:
     assert crypto.decrypt(got.secrets, "i-1") == {"access.token": "tok-SECRET"}
     assert got.full_configuration(crypto.decrypt(got.secrets, "i-1"))["access.token"] == "tok-SECRET"
     assert masked_configuration(got.configuration, {"access.token"})["access.token"] == MASK
-    with pytest.raises(Exception, match="InvalidCiphertext|AccessDenied|Invalid"):
+    with pytest.raises(Exception, match=r"InvalidCiphertext|AccessDenied|Invalid"):
         crypto._cache.clear()
         crypto.decrypt(got.secrets, "i-2")
 

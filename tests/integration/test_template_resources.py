@@ -16,7 +16,10 @@ def test_resources_follow_the_template(stack: StackResources) -> None:
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1"]
     ttl = ddb.describe_time_to_live(TableName=stack.table_name)["TimeToLiveDescription"]
-    assert ttl["AttributeName"] == tpl["Resources"]["Table"]["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+    assert (
+        ttl["AttributeName"]
+        == tpl["Resources"]["Table"]["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+    )
 
     attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=stack.events_queue_url, AttributeNames=["All"])[
         "Attributes"

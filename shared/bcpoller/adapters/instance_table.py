@@ -29,12 +29,16 @@ class InstanceTable:
     def put_new(self, instance: StoredInstance) -> None:
         self._table.put_item(Item=instance.to_item(), ConditionExpression="attribute_not_exists(pk)")
 
-    def update_fields(self, instance_id: str, fields: dict[str, Any], *, remove: tuple[str, ...] = ()) -> None:
+    def update_fields(
+        self, instance_id: str, fields: dict[str, Any], *, remove: tuple[str, ...] = ()
+    ) -> None:
         """SET the given item attributes (item names, e.g. "eventsEnabled"), REMOVE others,
         bump the version; the instance must exist."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": v for i, v in enumerate(fields.values())}
-        sets = [f"#f{i} = :v{i}" for i in range(len(fields))] + ["#version = if_not_exists(#version, :zero) + :one"]
+        sets = [f"#f{i} = :v{i}" for i in range(len(fields))] + [
+            "#version = if_not_exists(#version, :zero) + :one"
+        ]
         names["#version"] = "version"
         values.update({":zero": 0, ":one": 1})
         expr = "SET " + ", ".join(sets)
