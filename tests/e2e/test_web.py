@@ -270,7 +270,9 @@ def test_configure_and_watch_events(web: Page, web_stack: dict[str, Any], create
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(attempts).to_have_count(2)
     web.get_by_label("Auto-refresh").uncheck()
-    expect(web.locator("#toast.shown")).to_have_count(0, timeout=10_000)
+    # No toast in the photograph: wait until the last one has faded out.
+    toast_gone = "() => getComputedStyle(document.getElementById('toast')).opacity === '0'"
+    web.wait_for_function(toast_gone, timeout=10_000)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     web.screenshot(path=str(SCREENSHOT), full_page=True)
     web.set_viewport_size(PHONE)
