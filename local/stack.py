@@ -198,7 +198,7 @@ class Stack:
         host, port = self.o.host, self.o.moto_port or free_port()
         if _port_open(host, port):
             raise StackError(f"--moto-port {port}: something already listens on {host}:{port}")
-        env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | DUMMY_AWS
         argv = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
         self.moto = Child("moto", argv, env, self.logs_dir / "moto.log")
         # Started before any thread exists here, so a preexec hook is safe.
@@ -229,11 +229,16 @@ class Stack:
     def _environment(self, moto_url: str) -> dict[str, str]:
         from local.template_resources import create_stack_resources
 
-        for key, value in DUMMY_AWS.items():  # moto accepts any; boto3 here needs some
-            os.environ.setdefault(key, value)
+        # This process talks to moto too: none of the user's AWS setup (a profile, an
+        # endpoint override, real keys) applies, only moto's dummy credentials.
+        for key in [k for k in os.environ if k.startswith("AWS_")]:
+            del os.environ[key]
+        os.environ.update(DUMMY_AWS)
         resources = create_stack_resources(moto_url, stack_name=self.stack_name)
         self.resources = resources
-        env = dict(os.environ)
+        # Nothing of the user's AWS setup leaks in (a profile, a service endpoint override):
+        # every call goes to moto with dummy credentials.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(DUMMY_AWS)
         env.update(
             POWERTOOLS_TRACE_DISABLED="true",
