@@ -260,9 +260,30 @@ def test_configure_and_watch_events(web: Page, web_stack: dict[str, Any], create
     others = web.locator("table.events tbody tr[data-event-id]:not([data-status='delivered'])")
     expect(others).to_have_count(0)
     expect(event_row(web, first)).to_be_visible()
+    # A page of one, then the next pages through the API's nextToken.
+    web.get_by_label("Auto-refresh").uncheck()
+    web.get_by_label("Per page").fill("1")
+    web.get_by_role("button", name="Apply filters").click()
+    rows = web.locator("table.events tbody tr[data-event-id]")
+    expect(rows).to_have_count(1)
+    web.get_by_role("button", name="Load more").click()
+    expect(rows).to_have_count(2)
+    web.get_by_role("button", name="Load more").click()
+    expect(rows).to_have_count(3)
+    expect(web.locator("table.events tbody tr[data-event-id] td.object")).to_have_text(
+        [f"orders {third}", f"orders {second}", f"orders {first}"]  # newest first
+    )
+    # A time window after everything: nothing matches, and the page says so.
+    web.get_by_label("Since").fill("2999-01-01T00:00")
+    web.get_by_role("button", name="Apply filters").click()
+    expect(rows).to_have_count(0)
+    expect(web.get_by_text("No events match.")).to_be_visible()
 
     # --- photograph the instance page for the README, then check it at 360 px
     web.get_by_role("combobox", name="Event status").select_option("")
+    web.get_by_label("Since").fill("")
+    web.get_by_label("Per page").fill("25")
+    web.get_by_label("Auto-refresh").check()
     web.get_by_role("button", name="Apply filters").click()
     expect(event_row(web, second)).to_be_visible()
     # The attempts opened above stay open across the log's re-renders.
