@@ -8,6 +8,7 @@ calls each poll makes (botocore's event hooks on the handler's own clients).
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -175,3 +176,60 @@ def by_service(calls: Counter[str]) -> dict[str, int]:
 
 def seconds(n: float) -> timedelta:
     return timedelta(seconds=n)
+
+
+class QueueConsumer:
+    """Receives and deletes EventsQueue messages on a thread while a poll runs, the way
+    DeliveryFunction would. It also keeps moto fast: moto's SQS scans every stored
+    message on each call, so a queue left to grow to 10,000 makes each send seconds long."""
+
+    def __init__(self, queue_url: str | None = None) -> None:
+        self.url = queue_url or get_settings().events_queue_url
+        self.messages: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="queue-consumer", daemon=True)
+        self._sqs = aws.client("sqs")
+
+    def __enter__(self) -> QueueConsumer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            got = self._sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if self._stop.is_set() else 1
+            ).get("Messages", [])
+            if not got:
+                if self._stop.is_set():
+                    return
+                continue
+            self.messages.extend(json.loads(m["Body"]) for m in got)
+            self._sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
+            )
+
+
+class RecordingQueue:
+    """Wraps the handler's real EventsQueue writer and keeps a copy of what it queued,
+    so a check of 10,000 events need not receive them all back from SQS."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.bodies: list[str] = []
+
+    def send(self, bodies: Any) -> None:
+        self.inner.send(bodies)
+        self.bodies.extend(bodies)
+
+
+def queue_depth(queue_url: str | None = None) -> int:
+    attrs = aws.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url or get_settings().events_queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])

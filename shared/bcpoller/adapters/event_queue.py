@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from bcpoller.poll.ports import QueueSendError
@@ -39,7 +40,7 @@ class SqsEventQueue:
         *,
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
-        concurrency: int = 8,
+        concurrency: int = 4,
     ) -> None:
         self._sqs = sqs_client
         self._url = queue_url
@@ -87,7 +88,12 @@ class SqsEventQueue:
             ) from None
 
     def _send_once(self, entries: list[dict[str, str]]) -> list[dict[str, Any]]:
-        response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+        try:
+            response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            # botocore has already retried what it could; the poll stops at its last
+            # checkpoint and the next tick re-sends these with the same eventIds.
+            raise QueueSendError(f"SQS unavailable: {type(exc).__name__}: {exc}") from None
         failed: list[dict[str, Any]] = response.get("Failed") or []
         permanent = [f for f in failed if f.get("SenderFault")]
         if permanent:

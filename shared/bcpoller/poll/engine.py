@@ -387,12 +387,18 @@ class _Run:
         return fresh, read, deferred
 
     def _classify(
-        self, plan: ResourcePlan, state: CursorState, oid: str, updated: datetime, record: dict[str, Any]
+        self,
+        plan: ResourcePlan,
+        state: CursorState,
+        first_seen: dict[str, datetime],
+        oid: str,
+        updated: datetime,
+        record: dict[str, Any],
     ) -> EventType:
         created = plan.read_created(record)
         if created is None:
             return "UPDATED"
-        if any(i == oid and u < updated for i, u in state.recent):
+        if oid in first_seen and first_seen[oid] < updated:
             return "UPDATED"  # this object was already announced inside the window
         reference = state.cursor or state.origin or self.start
         tolerance = timedelta(seconds=plan.created_tolerance_s)
@@ -407,8 +413,14 @@ class _Run:
         fresh: list[tuple[str, datetime, dict[str, Any]]],
         result: ResourceResult,
     ) -> CursorState:
+        first_seen: dict[str, datetime] = {}
+        for oid, at in state.recent:
+            if oid not in first_seen or at < first_seen[oid]:
+                first_seen[oid] = at
         bodies = [
-            self._message(plan.name, oid, updated, self._classify(plan, state, oid, updated, record), record)
+            self._message(
+                plan.name, oid, updated, self._classify(plan, state, first_seen, oid, updated, record), record
+            )
             for oid, updated, record in fresh
         ]
         self.deps.queue.send(bodies)

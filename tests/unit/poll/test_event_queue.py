@@ -81,3 +81,14 @@ def test_a_failing_batch_among_many_still_raises() -> None:
     with pytest.raises(QueueSendError):
         _queue(sqs, max_attempts=2, concurrency=4).send([f"m{i}" for i in range(100)])
     assert len([b for b in sqs.accepted if b != "m42"]) == 99
+
+
+def test_an_unreachable_queue_is_a_queue_send_error() -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    class DownSqs:
+        def send_message_batch(self, **_: Any) -> dict[str, Any]:
+            raise ReadTimeoutError(endpoint_url="https://sqs")
+
+    with pytest.raises(QueueSendError, match="SQS unavailable: ReadTimeoutError"):
+        SqsEventQueue(DownSqs(), "https://queue", sleep=lambda s: None).send(["m0"])
