@@ -223,6 +223,7 @@ class _Run:
         self.upper: datetime = started
         self.start: datetime = instance.store_created_at
         self._requests_before = 0
+        self._current = CursorState(resource="")
 
     def result(self, status: PollStatus, reason: str | None = None) -> PollResult:
         return PollResult(self.instance.instance_id, status, reason, self.resources)
@@ -266,12 +267,12 @@ class _Run:
         assert self.session is not None
         result = self.resources.setdefault(plan.name, ResourceResult())
         before = self._requests_before = self.session.requests_made
-        final = state
+        self._current = state
         try:
             if plan.snapshot:
-                final = self._poll_snapshot(plan, state, result)
+                self._poll_snapshot(plan, state, result)
             else:
-                final = self._poll_dated(plan, state, result)
+                self._poll_dated(plan, state, result)
         except AuthenticationError:
             result.status = "error"
             result.error = "the store refused the credentials"
@@ -290,6 +291,8 @@ class _Run:
             result.error = str(exc)
             logger.warning("resource poll failed", extra={"resource": plan.name, "error": str(exc)})
         finally:
+            # What the last checkpoint wrote, even when the resource stopped on an error.
+            final = self._current
             result.requests += self.session.requests_made - before
             result.cursor = iso_utc(final.cursor) if final.cursor else None
         if final.cursor is not None:
@@ -441,6 +444,7 @@ class _Run:
             self.instance.instance_id, new, expected_version=old.version, stats=stats
         )
         result.checkpoints += 1
+        self._current = written
         return written
 
     def _message(

@@ -186,6 +186,7 @@ def test_store_error_mid_read_keeps_earlier_checkpoints() -> None:
     assert result.resources["orders"].status == "error"
     kept = h.table.cursors["orders"].cursor
     assert kept == T0 + timedelta(seconds=1)
+    assert result.resources["orders"].cursor == iso_utc(kept)  # the summary reports what was saved
     h.store.fail_on_request = None
     h.poll()
     assert len(_pairs(h)) == 6 and set(_pairs(h).values()) == {1}
