@@ -183,20 +183,26 @@ class QueueConsumer:
     DeliveryFunction would. It also keeps moto fast: moto's SQS scans every stored
     message on each call, so a queue left to grow to 10,000 makes each send seconds long."""
 
-    def __init__(self, queue_url: str | None = None) -> None:
+    def __init__(self, queue_url: str | None = None, *, threads: int = 4) -> None:
         self.url = queue_url or get_settings().events_queue_url
         self.messages: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="queue-consumer", daemon=True)
+        # As many receivers as the poller has senders, or the queue (and moto) keeps growing.
+        self._threads = [
+            threading.Thread(target=self._run, name=f"consumer-{i}", daemon=True) for i in range(threads)
+        ]
         self._sqs = aws.client("sqs")
 
     def __enter__(self) -> QueueConsumer:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
 
     def _run(self) -> None:
         while True:
@@ -207,7 +213,8 @@ class QueueConsumer:
                 if self._stop.is_set():
                     return
                 continue
-            self.messages.extend(json.loads(m["Body"]) for m in got)
+            with self._lock:
+                self.messages.extend(json.loads(m["Body"]) for m in got)
             self._sqs.delete_message_batch(
                 QueueUrl=self.url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
