@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from bcpoller.adapters.instance_table import InstanceTable
 from bcpoller.adapters.kms_crypto import KmsCrypto
 from bcpoller.instances import StoredInstance, split_secrets
 from bcpoller.settings import get_settings
+from botocore.exceptions import BotoCoreError, ClientError
 
 from local.runtime import LambdaContext, function_spec, load_handler_module
 from local.store import SimulatedStore
@@ -178,17 +180,21 @@ def seconds(n: float) -> timedelta:
     return timedelta(seconds=n)
 
 
+class _Drained(Exception):
+    pass
+
+
 class QueueConsumer:
     """Receives and deletes EventsQueue messages on a thread while a poll runs, the way
     DeliveryFunction would. It also keeps moto fast: moto's SQS scans every stored
     message on each call, so a queue left to grow to 10,000 makes each send seconds long."""
 
-    def __init__(self, queue_url: str | None = None, *, threads: int = 4) -> None:
+    def __init__(self, queue_url: str | None = None, *, threads: int = 8) -> None:
         self.url = queue_url or get_settings().events_queue_url
         self.messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        # As many receivers as the poller has senders, or the queue (and moto) keeps growing.
+        # More receivers than the poller has senders, or the queue (and moto) keeps growing.
         self._threads = [
             threading.Thread(target=self._run, name=f"consumer-{i}", daemon=True) for i in range(threads)
         ]
@@ -206,19 +212,27 @@ class QueueConsumer:
 
     def _run(self) -> None:
         while True:
-            got = self._sqs.receive_message(
-                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if self._stop.is_set() else 1
-            ).get("Messages", [])
-            if not got:
-                if self._stop.is_set():
-                    return
-                continue
-            with self._lock:
-                self.messages.extend(json.loads(m["Body"]) for m in got)
-            self._sqs.delete_message_batch(
-                QueueUrl=self.url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
-            )
+            try:
+                self._receive_some()
+            except _Drained:
+                return
+            except (BotoCoreError, ClientError):
+                time.sleep(0.2)  # moto under load times out now and then: keep consuming
+
+    def _receive_some(self) -> None:
+        got = self._sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if self._stop.is_set() else 1
+        ).get("Messages", [])
+        if not got:
+            if self._stop.is_set():
+                raise _Drained
+            return
+        with self._lock:
+            self.messages.extend(json.loads(m["Body"]) for m in got)
+        self._sqs.delete_message_batch(
+            QueueUrl=self.url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
+        )
 
 
 class RecordingQueue:

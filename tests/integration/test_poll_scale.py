@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,6 +12,7 @@ from bcpoller.messages import iso_utc
 
 from local.poll_harness import (
     QueueConsumer,
+    RecordingQueue,
     create_instance,
     cursor_item,
     invoke_poll,
@@ -39,6 +41,8 @@ def test_10000_changes_in_one_poll(
     monkeypatch.setenv("BC_API_BASE_URL", store.url)
     reset_settings()
     handler = load_poll_handler()
+    sent = RecordingQueue(handler.deps.queue)  # the real SQS writer, observed
+    handler.deps.queue = sent
 
     origin = store.now() - timedelta(minutes=10)
     instance_id = create_instance(store, {"orders": poller()}, created=origin)
@@ -49,11 +53,13 @@ def test_10000_changes_in_one_poll(
 
     assert result["status"] == "ok", result
     assert result["resources"]["orders"]["eventsEmitted"] == 10_000
-    messages = consumer.messages
+    messages = [json.loads(b) for b in sent.bodies]
     per_change = Counter((m["objectId"], m["changedAt"]) for m in messages)
     assert len(per_change) == 10_000 and set(per_change.values()) == {1}
     assert {m["objectId"] for m in messages} == {str(i) for i in ids}
     assert {m["eventType"] for m in messages} == {"CREATED"}
+    # Every one of them really went through SQS (which may deliver a message twice).
+    assert {m["eventId"] for m in consumer.messages} == {m["eventId"] for m in messages}
     last = origin + timedelta(seconds=1 + (10_000 - 1) // 25)
     item = cursor_item(instance_id, "orders")
     assert item is not None and item["cursor"] == iso_utc(last)
