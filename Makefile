@@ -8,7 +8,7 @@ SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | sha1sum |
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test lint validate build bench pr install clean openapi
+.PHONY: run test lint validate build bench pr install clean openapi create-org
 
 $(STAMP): requirements-dev.txt shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: $(STAMP)
 
 openapi: $(STAMP)
 	PYTHONPATH=shared $(BIN)/python -m bcpoller.api.openapi_export > docs/openapi.json
+
+## Create an organization and its first user (prints the secrets once): TABLE_NAME=... NAME="My team"
+create-org: $(STAMP)
+	@test -n "$(TABLE_NAME)" || { echo "set TABLE_NAME to the stack's TableName output"; exit 2; }
+	PYTHONPATH=shared $(BIN)/python -m bcpoller.api.admin create-org --name "$(or $(NAME),default)"
 
 pr: lint validate build test
 
