@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bcpoller.poll.cursor import CursorState
 from hypothesis import given
@@ -34,7 +34,7 @@ def test_advance_keeps_what_the_overlap_can_return() -> None:
 @given(st.lists(st.lists(st.tuples(st.integers(1, 5), st.integers(0, 30)), max_size=6), max_size=8))
 def test_cursor_never_goes_down_and_window_pairs_are_remembered(batches: list[list[tuple[int, int]]]) -> None:
     state = CursorState(resource="orders")
-    emitted: set[tuple[str, object]] = set()
+    emitted: set[tuple[str, datetime]] = set()
     for batch in batches:
         pairs = [(str(i), T0 + s * S) for i, s in batch]
         before = state.cursor
@@ -43,4 +43,4 @@ def test_cursor_never_goes_down_and_window_pairs_are_remembered(batches: list[li
         if before is not None and state.cursor is not None:
             assert state.cursor >= before
         bound = state.lower_bound(3, T0)
-        assert all(state.already_emitted(i, u) for i, u in emitted if u >= bound)  # type: ignore[arg-type]
+        assert all(state.already_emitted(i, u) for i, u in emitted if u >= bound)
