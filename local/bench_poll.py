@@ -106,11 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         _line(label, busy, f"   [{emitted} events, {seconds:.2f} s]")
 
         print(f"\nOne poll of {args.changes} changed orders ({args.per_second} per second of store time)")
-        big_id = create_instance(store, {"orders": poller()}, created=origin)
+        # Its own origin, after the busy orders: only the bulk below is new to it.
+        big_origin = store.now() - timedelta(minutes=10)
+        big_id = create_instance(store, {"orders": poller()}, created=big_origin)
         poll(big_id)
         drain_queue()  # the quiet/busy polls' events: the consumer below counts only this poll's
         built = time.perf_counter()
-        store.bulk("orders", args.changes, start=origin + timedelta(seconds=1), per_second=args.per_second)
+        first = big_origin + timedelta(seconds=1)
+        store.bulk("orders", args.changes, start=first, per_second=args.per_second)
         print(f"  store filled in {time.perf_counter() - built:.1f} s")
         # A consumer drains EventsQueue meanwhile, as DeliveryFunction would (and moto's SQS
         # slows down with every message left stored in a queue).
