@@ -53,13 +53,19 @@ class StoredInstance(BaseModel):
     version: int = 0
     lease_owner: str | None = Field(None, alias="leaseOwner")
     lease_until: float | None = Field(None, alias="leaseUntil")  # epoch seconds
+    # Written by every poll with the lease release: {start, end, status, reason,
+    # resources: {name: {status, recordsRead, eventsEmitted, requests, cursor, lastError}}}.
+    last_poll: dict[str, Any] | None = Field(None, alias="lastPoll")
 
     model_config = {"populate_by_name": True}
 
     def to_item(self) -> dict[str, Any]:
         """DynamoDB item (resource-style types). The configuration is a JSON string so
         that floats, empty strings and nesting survive unchanged."""
-        data = self.model_dump(by_alias=True, exclude_none=True, mode="json", exclude={"secrets"})
+        # lastPoll is the poller's to write (with the lease release), never the API's.
+        data = self.model_dump(
+            by_alias=True, exclude_none=True, mode="json", exclude={"secrets", "last_poll"}
+        )
         data["configuration"] = json.dumps(self.configuration, separators=(",", ":"))
         data["secrets"] = self.secrets
         data[keys.PK] = keys.instance_pk(self.instance_id)

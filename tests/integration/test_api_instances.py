@@ -437,6 +437,7 @@ def test_status_events_retry_and_replay_on_the_real_log_and_queue(
         {
             "resource": "orders",
             "cursor": "2026-11-28T10:00:00Z",
+            "status": None,  # no poll has run: only the cursor item speaks
             "lastPollStart": "2026-11-28T10:00:01Z",
             "lastPollEnd": "2026-11-28T10:00:02Z",
             "recordsRead": 7,
@@ -477,3 +478,28 @@ def test_status_events_retry_and_replay_on_the_real_log_and_queue(
     assert status == 202 and data == {"replayed": 2}
     received = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(json.loads(m["Body"])["eventId"] for m in received) == sorted(ids)
+
+
+def test_a_quiet_poll_shows_in_status(
+    api: ModuleType, shared_dir: Path, store: SimulatedStore, stack: StackResources
+) -> None:
+    """A poll that finds nothing writes no cursor item; /status must still show it ran."""
+    from tests.integration.delivery_support import Context
+
+    org = new_org("quiet")
+    status, created = call(
+        api, "POST", "/instances", org["authorization"], body=oauth_seed(shared_dir, store)
+    )
+    assert status == 201, created
+    iid = created["id"]
+
+    result = load_handler("poll").lambda_handler({"instanceId": iid}, Context())
+    assert result["status"] == "ok", result
+
+    status, st = call(api, "GET", f"/instances/{iid}/status", org["authorization"])
+    assert status == 200, st
+    rows = {row["resource"]: row for row in st["resources"]}
+    assert set(rows) == set(created["resources"])
+    for row in rows.values():
+        assert row["status"] == "ok" and row["eventsEmitted"] == 0 and row["lastError"] is None
+        assert row["lastPollStart"] and row["lastPollEnd"] and row["lastPollEnd"] >= row["lastPollStart"]

@@ -62,6 +62,7 @@ class InstanceCreated(InstanceOut):
 class ResourceStatus(BaseModel):
     resource: str
     cursor: str | None = None
+    status: str | None = Field(None, description="outcome of the latest poll for this resource")
     lastPollStart: str | None = None
     lastPollEnd: str | None = None
     recordsRead: int | None = None

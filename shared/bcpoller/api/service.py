@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from bcpoller.api.auth import Principal, new_element_token, visible_instance
@@ -317,7 +318,7 @@ class InstanceService:
         counts = _as_dict(self.events.counts_since(instance_id, since))
         resources = [
             ResourceStatus(**{k: _str_or_same(v) for k, v in row.items() if k in ResourceStatus.model_fields})
-            for row in self.cursors.cursors(instance_id)
+            for row in _resource_rows(instance, self.cursors.cursors(instance_id))
         ]
         return InstanceStatus(
             instanceId=instance_id,
@@ -542,3 +543,27 @@ def _event_dict(item: Any, *, detail: bool) -> dict[str, Any]:
                 body = json.loads(body)
         data["body"] = body
     return data
+
+
+_LAST_POLL_FIGURES = ("status", "cursor", "recordsRead", "eventsEmitted", "requests", "lastError")
+
+
+def _resource_rows(instance: StoredInstance, cursor_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per resource: the cursor item's figures (written at checkpoints, so only by busy
+    polls), overlaid with the latest poll's (written by every poll, quiet ones too)."""
+    rows = {row["resource"]: dict(row) for row in cursor_rows}
+    last = instance.last_poll or {}
+    for name, figures in (last.get("resources") or {}).items():
+        row = rows.setdefault(name, {"resource": name})
+        row.update(
+            {k: _plain_number(figures.get(k)) for k in _LAST_POLL_FIGURES if k in figures or k == "lastError"}
+        )
+        row["lastPollStart"], row["lastPollEnd"] = last.get("start"), last.get("end")
+    order = {name: i for i, name in enumerate(instance.resources)}
+    return sorted(rows.values(), key=lambda r: (order.get(r["resource"], len(order)), r["resource"]))
+
+
+def _plain_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
