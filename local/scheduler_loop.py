@@ -18,8 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from local.json_http import QuietJsonHandler
 
 log = logging.getLogger("local.scheduler_loop")
 
@@ -163,26 +165,14 @@ class SchedulerLoop:
             self._thread.join(5)
 
 
-class _PollNowHandler(BaseHTTPRequestHandler):
+class _PollNowHandler(QuietJsonHandler):
     server: _PollNowHttp
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         if self.path == "/health":
-            self._json(200, self.server.health())
+            self.send_json(200, self.server.health())
         else:
-            self._json(404, {"message": "not found"})
+            self.send_json(404, {"message": "not found"})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -191,12 +181,12 @@ class _PollNowHandler(BaseHTTPRequestHandler):
         if control is not None:
             try:
                 body = json.loads(raw or b"{}")
-                self._json(200, control(body if isinstance(body, dict) else {}))
+                self.send_json(200, control(body if isinstance(body, dict) else {}))
             except (ValueError, TypeError) as exc:
-                self._json(400, {"message": str(exc)})
+                self.send_json(400, {"message": str(exc)})
             return
         if self.path != "/poll-now":
-            self._json(404, {"message": "not found"})
+            self.send_json(404, {"message": "not found"})
             return
         try:
             event = json.loads(raw or b"null")
@@ -206,10 +196,10 @@ class _PollNowHandler(BaseHTTPRequestHandler):
         if not isinstance(instance_id, str) or not instance_id:
             problem = "is required: the instance id (a string)"
             errors = [{"field": "instanceId", "problem": problem}]
-            self._json(400, {"message": f"instanceId {problem}", "errors": errors})
+            self.send_json(400, {"message": f"instanceId {problem}", "errors": errors})
             return
         self.server.fire("poll-now", event)
-        self._json(202, {"accepted": True})
+        self.send_json(202, {"accepted": True})
 
 
 class _PollNowHttp(ThreadingHTTPServer):

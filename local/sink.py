@@ -30,11 +30,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
+
+from local.json_http import QuietJsonHandler
 
 MAX_BODY = 10 * 1024 * 1024
 # A long `make run` must not grow without bound: the oldest records are dropped past this.
@@ -90,23 +92,11 @@ def verify_signatures(behavior: HookBehavior, headers: dict[str, str], raw: byte
     return all(checks) if checks else None
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietJsonHandler):
     server: _SinkServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _send_json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _error(self, status: int, field_name: str, problem: str) -> None:
-        self._send_json(status, {"message": problem, "errors": [{"field": field_name, "problem": problem}]})
+        self.send_json(status, {"message": problem, "errors": [{"field": field_name, "problem": problem}]})
 
     def _read_body(self) -> bytes | None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -122,9 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
             state = self.server.state
             with state.lock:
                 rows = [d for d in state.deliveries if hook is None or d["hook"] == hook]
-            self._send_json(200, rows)
+            self.send_json(200, rows)
         elif url.path == "/_health":
-            self._send_json(200, {"ok": True})
+            self.send_json(200, {"ok": True})
         else:
             self._error(404, "path", f"no route GET {url.path}")
 
@@ -134,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.server.state.lock:
             self.server.state.deliveries.clear()
-        self._send_json(200, {"cleared": True})
+        self.send_json(200, {"cleared": True})
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
@@ -192,7 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "times": behavior.times,
                 "delay_ms": behavior.delay_ms,
             }
-        self._send_json(200, view)
+        self.send_json(200, view)
 
     def _receive(self, hook: str, raw: bytes) -> None:
         state = self.server.state
@@ -219,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.deliveries.append(record)
             if len(state.deliveries) > MAX_RECORDS:
                 del state.deliveries[: len(state.deliveries) - MAX_RECORDS]
-        self._send_json(status, {"received": 200 <= status < 300, "hook": hook})
+        self.send_json(status, {"received": 200 <= status < 300, "hook": hook})
 
 
 class _SinkServer(ThreadingHTTPServer):
