@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-# `python -m local.bench_connector` from the repo root: the layer's package lives in shared/.
-_SHARED = str(Path(__file__).resolve().parent.parent / "shared")
-if _SHARED not in sys.path:
-    sys.path.insert(0, _SHARED)
+from bcpoller.config.catalog import CATALOG
+from bcpoller.config.hub import NativeRequest, format_native
+from bcpoller.connector.client import BigCommerceClient
+from bcpoller.connector.credentials import credentials_from_config
 
-from bcpoller.config.catalog import CATALOG  # noqa: E402
-from bcpoller.config.hub import NativeRequest, format_native  # noqa: E402
-from bcpoller.connector.client import BigCommerceClient  # noqa: E402
-from bcpoller.connector.credentials import credentials_from_config  # noqa: E402
-
-from local.store import SimulatedStore  # noqa: E402
+from local.store import SimulatedStore
 
 SINCE = datetime(2026, 6, 1, tzinfo=UTC)
 

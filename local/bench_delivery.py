@@ -37,9 +37,6 @@ from local.template_resources import create_stack_resources
 from local.worker_loop import build_sqs_event
 
 ROOT = Path(__file__).resolve().parent.parent
-# The Lambda layer's package, as the runtime has it on its path.
-if str(ROOT / "shared") not in sys.path:
-    sys.path.insert(0, str(ROOT / "shared"))
 
 
 class _Server(ThreadingHTTPServer):

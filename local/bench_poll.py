@@ -13,17 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-
-# `python -m local.bench_poll` from the repo root: the layer's package lives in shared/.
-_SHARED = str(Path(__file__).resolve().parent.parent / "shared")
-if _SHARED not in sys.path:
-    sys.path.insert(0, _SHARED)
 
 COLD = "cold (first poll of this process: KMS decrypt not cached yet)"
 
