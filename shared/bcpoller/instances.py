@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from bcpoller import keys
+from bcpoller.dynamo_values import epoch_decimal, plain
 
 # Configuration keys whose values are secrets: never stored in clear, never returned.
 SECRET_CONFIG_KEYS: frozenset[str] = frozenset(
@@ -73,7 +74,7 @@ class StoredInstance(BaseModel):
         data[keys.GSI1_PK] = keys.org_instances_gsi_pk(self.org_id)
         data[keys.GSI1_SK] = f"INST#{data['createdDate']}#{self.instance_id}"
         if self.lease_until is not None:
-            data["leaseUntil"] = _decimal(self.lease_until)
+            data["leaseUntil"] = epoch_decimal(self.lease_until)
         return data
 
     @classmethod
@@ -90,6 +91,8 @@ class StoredInstance(BaseModel):
                 data[key] = int(data[key])
         if data.get("leaseUntil") is not None:
             data["leaseUntil"] = float(data["leaseUntil"])
+        if data.get("lastPoll") is not None:
+            data["lastPoll"] = plain(data["lastPoll"])
         return cls.model_validate(data)
 
     def full_configuration(self, secrets: dict[str, Any]) -> dict[str, Any]:
@@ -111,9 +114,3 @@ def masked_configuration(configuration: dict[str, Any], secret_keys_present: set
     shown = {k: v for k, v in configuration.items() if k not in SECRET_CONFIG_KEYS}
     shown.update({k: MASK for k in sorted(secret_keys_present & SECRET_CONFIG_KEYS)})
     return shown
-
-
-def _decimal(value: float) -> Any:
-    from decimal import Decimal
-
-    return Decimal(str(round(value, 3)))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
 from bcpoller import keys
+from bcpoller.dynamo_values import plain
 
 STAT_ATTRIBUTES = (
     "cursor",
@@ -18,12 +18,6 @@ STAT_ATTRIBUTES = (
     "requests",
     "lastError",
 )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
 
 
 class CursorStats:
@@ -43,7 +37,7 @@ class CursorStats:
         while True:
             page = self._table.query(**kwargs)
             for item in page.get("Items", []):
-                row = {k: _plain(v) for k, v in item.items() if k != keys.SK}
+                row = {k: plain(v) for k, v in item.items() if k != keys.SK}
                 row["resource"] = str(item[keys.SK])[len(keys.CURSOR_PREFIX) :]
                 items.append(row)
             if "LastEvaluatedKey" not in page:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -18,6 +17,7 @@ from boto3.dynamodb.types import Binary, TypeDeserializer
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
+from bcpoller.dynamo_values import epoch_decimal
 from bcpoller.instances import StoredInstance
 from bcpoller.messages import iso_utc
 from bcpoller.poll.cursor import CursorState
@@ -32,10 +32,6 @@ _deserializer = TypeDeserializer()
 
 def _is_condition_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED
-
-
-def _epoch(value: float) -> Decimal:
-    return Decimal(str(round(value, 3)))
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -81,8 +77,8 @@ class PollTable:
                 ),
                 ExpressionAttributeValues={
                     ":owner": owner,
-                    ":until": _epoch(lease_until),
-                    ":now": _epoch(now),
+                    ":until": epoch_decimal(lease_until),
+                    ":now": epoch_decimal(now),
                     ":true": True,
                     ":failed": "failed",
                 },
@@ -176,7 +172,7 @@ class PollTable:
             if state.cursor is not None:
                 # Belt and braces: whatever the engine computes, a stored cursor never goes down.
                 condition += " AND (attribute_not_exists(cursorEpoch) OR cursorEpoch <= :ce)"
-                values[":ce"] = _epoch(state.cursor.timestamp())
+                values[":ce"] = epoch_decimal(state.cursor.timestamp())
         try:
             kwargs: dict[str, Any] = {"Item": item, "ConditionExpression": condition}
             if values:
@@ -226,7 +222,7 @@ def cursor_to_item(instance_id: str, state: CursorState) -> dict[str, Any]:
     }
     if state.cursor is not None:
         item["cursor"] = iso_utc(state.cursor)
-        item["cursorEpoch"] = _epoch(state.cursor.timestamp())
+        item["cursorEpoch"] = epoch_decimal(state.cursor.timestamp())
     if state.origin is not None:
         item["origin"] = iso_utc(state.origin)
     recent = sorted(f"{oid}|{iso_utc(u)}" for oid, u in state.recent)

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any, Protocol
 
 from bcpoller.api.auth import Principal, new_element_token, visible_instance
@@ -545,7 +544,7 @@ def _event_dict(item: Any, *, detail: bool) -> dict[str, Any]:
     return data
 
 
-_LAST_POLL_FIGURES = ("status", "cursor", "recordsRead", "eventsEmitted", "requests", "lastError")
+_LAST_POLL_FIGURES = ("status", "cursor", "recordsRead", "eventsEmitted", "requests")
 
 
 def _resource_rows(instance: StoredInstance, cursor_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -555,15 +554,9 @@ def _resource_rows(instance: StoredInstance, cursor_rows: list[dict[str, Any]]) 
     last = instance.last_poll or {}
     for name, figures in (last.get("resources") or {}).items():
         row = rows.setdefault(name, {"resource": name})
-        row.update(
-            {k: _plain_number(figures.get(k)) for k in _LAST_POLL_FIGURES if k in figures or k == "lastError"}
-        )
+        row.update({k: figures[k] for k in _LAST_POLL_FIGURES if k in figures})
+        # The latest poll had no error unless it says so: an older one must not linger.
+        row["lastError"] = figures.get("lastError")
         row["lastPollStart"], row["lastPollEnd"] = last.get("start"), last.get("end")
     order = {name: i for i, name in enumerate(instance.resources)}
     return sorted(rows.values(), key=lambda r: (order.get(r["resource"], len(order)), r["resource"]))
-
-
-def _plain_number(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value

@@ -11,11 +11,11 @@ import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any, Literal
 
 from bcpoller import keys
 from bcpoller.delivery.ports import EventLogStore
+from bcpoller.dynamo_values import plain
 from bcpoller.messages import QueueMessage, iso_utc
 
 Status = Literal["queued", "delivering", "delivered", "retrying", "failed"]
@@ -50,19 +50,8 @@ def _bound(value: datetime | str | None, field: str) -> str | None:
     return log_time(value)
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals and sets back to JSON-friendly values."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _encode_token(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(_plain(key), sort_keys=True).encode()).decode()
+    return base64.urlsafe_b64encode(json.dumps(plain(key), sort_keys=True).encode()).decode()
 
 
 def _decode_token(token: str, instance_id: str) -> dict[str, Any]:
@@ -250,7 +239,7 @@ class EventLog:
 
     @staticmethod
     def _entry(item: dict[str, Any], *, with_body: bool) -> dict[str, Any]:
-        entry = {k: _plain(v) for k, v in item.items() if k not in _HIDDEN}
+        entry = {k: plain(v) for k, v in item.items() if k not in _HIDDEN}
         if not with_body:
             entry.pop("body", None)
         entry["attempts"] = entry.get("attempts") or []
