@@ -104,6 +104,17 @@ def oauth_seed(shared_dir: Path, store: SimulatedStore) -> dict[str, Any]:
     return body
 
 
+def create_oauth_instance(
+    api: ModuleType, org: dict[str, str], shared_dir: Path, store: SimulatedStore
+) -> dict[str, Any]:
+    """POST /instances with the OAuth seed pointed at the simulated store; it must be a 201."""
+    status, created = call(
+        api, "POST", "/instances", org["authorization"], body=oauth_seed(shared_dir, store)
+    )
+    assert status == 201, created
+    return created
+
+
 def schedule(stack: StackResources, instance_id: str) -> dict[str, Any] | None:
     client = boto3.client("scheduler")
     try:
@@ -152,10 +163,7 @@ def test_oauth_seed_installs_polls_on_a_schedule_and_keeps_secrets(
     api: ModuleType, shared_dir: Path, store: SimulatedStore, stack: StackResources
 ) -> None:
     org = new_org("acme")
-    status, created = call(
-        api, "POST", "/instances", org["authorization"], body=oauth_seed(shared_dir, store)
-    )
-    assert status == 201, created
+    created = create_oauth_instance(api, org, shared_dir, store)
     iid = created["id"]
     assert created["name"] == "API_Polling" and created["tags"] == ["Test"]
     assert created["resources"] == ["orders", "products", "customers"]
@@ -271,10 +279,7 @@ def test_patch_changes_credentials_and_checks_them(
     api: ModuleType, shared_dir: Path, store: SimulatedStore, stack: StackResources
 ) -> None:
     org = new_org("acme")
-    status, created = call(
-        api, "POST", "/instances", org["authorization"], body=oauth_seed(shared_dir, store)
-    )
-    assert status == 201, created
+    created = create_oauth_instance(api, org, shared_dir, store)
     iid = created["id"]
     boto3.resource("dynamodb").Table(stack.table_name).update_item(
         Key={"pk": f"INST#{iid}", "sk": "META"},
@@ -393,10 +398,7 @@ def test_status_events_retry_and_replay_on_the_real_log_and_queue(
     from bcpoller.messages import QueueMessage
 
     org = new_org("acme")
-    status, created = call(
-        api, "POST", "/instances", org["authorization"], body=oauth_seed(shared_dir, store)
-    )
-    assert status == 201, created
+    created = create_oauth_instance(api, org, shared_dir, store)
     iid = created["id"]
     table = boto3.resource("dynamodb").Table(stack.table_name)
     # A cursor as the poll engine writes it (its dedup state must not reach the response).
@@ -487,10 +489,7 @@ def test_a_quiet_poll_shows_in_status(
     from tests.integration.delivery_support import Context
 
     org = new_org("quiet")
-    status, created = call(
-        api, "POST", "/instances", org["authorization"], body=oauth_seed(shared_dir, store)
-    )
-    assert status == 201, created
+    created = create_oauth_instance(api, org, shared_dir, store)
     iid = created["id"]
 
     result = load_handler("poll").lambda_handler({"instanceId": iid}, Context())
