@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Any
 
@@ -123,6 +124,24 @@ def test_unresolvable_host_is_refused(fake_dns: None) -> None:
 @pytest.mark.parametrize("url", ["", "   ", "https://", "https://:443/", "https://host:notaport/"])
 def test_malformed(fake_dns: None, url: str) -> None:
     with pytest.raises(UnsafeUrlError):
+        assert_safe_url(url, allow_loopback=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("https://public.example/hook\x00x", "U+0000"),
+        ("https://pub\x00lic.example/", "U+0000"),
+        ("https://1.2.3.4\x00/", "U+0000"),
+        ("https://pub\ud800lic.example/", "surrogate U+D800"),
+        ("https://public.example/a\nb", "U+000A"),
+        ("https://public.example/a b", "a space"),
+        ("https://public.example/\x7f", "U+007F"),
+    ],
+)
+def test_characters_httpx_would_refuse_are_refused_here(fake_dns: None, url: str, fragment: str) -> None:
+    """Such a URL passed the guard and then stuck every event (httpx.InvalidURL at send)."""
+    with pytest.raises(UnsafeUrlError, match=re.escape(fragment)):
         assert_safe_url(url, allow_loopback=False)
 
 

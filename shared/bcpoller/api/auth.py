@@ -21,6 +21,9 @@ _PART = re.compile(r"^\s*(User|Organization|Element)\s+(\S+)\s*$", re.IGNORECASE
 # Instance ids are canonical UUIDs: anything else cannot exist (nor reach DynamoDB's key limits).
 INSTANCE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CANON = {"user": "User", "organization": "Organization", "element": "Element"}
+# Every refused credential gets this one message: saying which secret was wrong, or that a
+# valid token belongs to another organization, would let a caller test secrets one by one.
+REFUSED = "the credentials are not valid"
 EXPECTED = "expected 'Authorization: User <secret>, Organization <secret>[, Element <token>]'"
 
 
@@ -97,28 +100,28 @@ class Authenticator:
         org_item = self._secrets.get_secret(hash_secret(org))
         user_item = self._secrets.get_secret(hash_secret(user))
         if not org_item or org_item.get("kind") != "org":
-            raise Unauthorized("the Organization secret is not valid")
+            raise Unauthorized(REFUSED)
         if not user_item or user_item.get("kind") != "user":
-            raise Unauthorized("the User secret is not valid")
+            raise Unauthorized(REFUSED)
         org_id = str(org_item["orgId"])
         if not hmac.compare_digest(str(user_item.get("orgId", "")), org_id):
-            raise Unauthorized("the User secret does not belong to that Organization")
+            raise Unauthorized(REFUSED)
         if element is not None:
             instance = self._element_instance(element)
             if instance.org_id != org_id:
-                raise Unauthorized("the Element token does not belong to that Organization")
+                raise Unauthorized(REFUSED)
         return Principal(org_id=org_id, user_id=str(user_item.get("userId", "")) or None)
 
     def _element_instance(self, token: str) -> StoredInstance:
         instance_id, dot, _ = token.partition(".")
         if not dot or not INSTANCE_ID.match(instance_id):
-            raise Unauthorized("the Element token is not valid")
+            raise Unauthorized(REFUSED)
         try:
             instance = self._instances.get(instance_id)
         except LookupError:
-            raise Unauthorized("the Element token is not valid") from None
+            raise Unauthorized(REFUSED) from None
         if not instance.token_hash or not hmac.compare_digest(instance.token_hash, hash_secret(token)):
-            raise Unauthorized("the Element token is not valid")
+            raise Unauthorized(REFUSED)
         return instance
 
 

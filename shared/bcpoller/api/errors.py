@@ -7,7 +7,9 @@ nothing.
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -94,6 +96,72 @@ def oversize_problem(body: str | None, is_base64: bool) -> str | None:
     if size > MAX_BODY_BYTES:
         return f"the request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes (256 KiB)"
     return None
+
+
+# The deepest body the API accepts: an instance body is 4 levels deep; 32 leaves room for
+# any poller configuration while a 1,000-deep body (RecursionError) never reaches a parser.
+MAX_JSON_DEPTH = 32
+
+
+def json_body_problem(body: str | None, is_base64: bool) -> tuple[str, str] | None:
+    """(field, problem) when the body is JSON nested too deep or carries a string that
+    cannot be stored (a lone UTF-16 surrogate); None when it is fine or not JSON at all
+    (the schema validation says that)."""
+    if not body:
+        return None
+    text = body
+    if is_base64:
+        try:
+            text = base64.b64decode(body).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return ("body", "is not UTF-8 JSON")
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return ("body", f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        elif char in "]}":
+            depth -= 1
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    stack: list[tuple[str, Any]] = [("", parsed)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                if _unencodable(key):
+                    return (path or "body", "has a key that is not valid Unicode (a lone surrogate)")
+                stack.append((where, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str) and _unencodable(value):
+            return (path or "body", "is not valid Unicode (a lone surrogate such as \\ud800)")
+        elif isinstance(value, float) and not math.isfinite(value):
+            # Python's parser takes NaN, Infinity and 1e400; JSON has no such numbers.
+            return (path or "body", "is not a finite number")
+    return None
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _loc_to_field(loc: Sequence[Any]) -> str:

@@ -26,6 +26,7 @@ from bcpoller.api.errors import (
     ErrorBody,
     FieldError,
     NotFound,
+    json_body_problem,
     oversize_problem,
     register_error_handlers,
 )
@@ -107,6 +108,9 @@ class JsonApiResolver(APIGatewayHttpResolver):
                 return _early(
                     415, "the request body must be JSON", [("content-type", "use application/json")]
                 )
+            problem = json_body_problem(body, bool(event.get("isBase64Encoded")))
+            if problem:
+                return _early(400, f"the request body {problem[1]}", [problem])
         return super().resolve(event, context)
 
 

@@ -59,6 +59,11 @@ CREDENTIAL_KEYS = (
     "oauth.access.token",
     "oauth.code",
 )
+# Where the stored credentials are sent: a change of either is a new host, and the stored
+# secrets must never travel to a host the caller just chose (it could be a capture server).
+HOST_KEYS = ("store.url", "store.hash")
+# The secrets that authenticate to the store; a host change must bring each one in use anew.
+STORE_SECRET_KEYS = ("access.token", "password", "oauth.api.secret", "oauth.access.token")
 
 
 class StoreCheckFailed(Exception):
@@ -240,6 +245,7 @@ class InstanceService:
         tags = instance.tags if patch.tags is None else patch.tags
         raw = {"element": {"key": instance.element_key}, "name": name, "tags": tags, "configuration": merged}
         facts = self._validate(raw)
+        _require_credentials_for_new_host(current, merged, patch.configuration or {})
         credentials_changed = any(merged.get(k) != current.get(k) for k in CREDENTIAL_KEYS)
         merged = self._install_oauth(merged)
         if credentials_changed:
@@ -456,6 +462,25 @@ class InstanceService:
             notificationsDisabledReason=instance.notifications_disabled_reason,
             refreshInterval=instance.refresh_minutes,
             resources=instance.resources,
+        )
+
+
+def _require_credentials_for_new_host(
+    current: Mapping[str, Any], merged: Mapping[str, Any], given: Mapping[str, Any]
+) -> None:
+    """A PATCH that moves the store to another host checks it with credentials from the
+    same request, never with the stored ones."""
+    if all(merged.get(k) == current.get(k) for k in HOST_KEYS):
+        return
+    missing = [
+        key
+        for key in STORE_SECRET_KEYS
+        if merged.get(key) not in (None, "") and given.get(key) in (None, "", MASK)
+    ]
+    if missing:
+        raise BadRequest(
+            "changing store.url or store.hash needs the store credentials in the same request",
+            [(_cfg(key), "required again when store.url or store.hash changes") for key in missing],
         )
 
 

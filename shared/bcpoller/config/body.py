@@ -25,6 +25,12 @@ from bcpoller.config.macros import MACRO_MARK, check_macros, mark_macros, render
 
 ELEMENT_KEY = "bigcommerce"
 MAX_REFRESH_MINUTES = 1440
+# Overlap behind the cursor: enough for any store's commit lag; more only re-reads (a
+# pollDelay of 1e9 would read the whole history on every poll).
+MAX_POLL_DELAY_S = 3600
+MAX_CREATED_TOLERANCE_S = 3600.0
+# The catalog has a handful of resources; a body naming hundreds is a mistake (or an attack).
+MAX_POLLERS = 50
 # Any instant renders every macro; this one has two-digit fields and a fraction, so a
 # pattern that cannot be read back fails validation rather than the first poll.
 _SAMPLE_INSTANT = datetime(2024, 11, 23, 14, 5, 9, 123000, tzinfo=UTC)
@@ -127,9 +133,23 @@ class ResourcePoller(BaseModel):
         default_factory=lambda: DatesConfiguration.model_validate({}), alias="datesConfiguration"
     )
     page_size: int | None = Field(None, alias="pageSize", ge=1, le=250)
-    poll_delay: int = Field(5, alias="pollDelay", ge=1)  # seconds of overlap behind the cursor
-    created_check_tolerance: float | None = Field(None, alias="createdCheckTolerance", ge=0)
-    filter_by_updated_date: bool = Field(True, alias="filterByUpdatedDate")
+    # seconds of overlap behind the cursor
+    poll_delay: int = Field(5, alias="pollDelay", ge=1, le=MAX_POLL_DELAY_S)
+    created_check_tolerance: float | None = Field(
+        None, alias="createdCheckTolerance", ge=0, le=MAX_CREATED_TOLERANCE_S, allow_inf_nan=False
+    )
+    filter_by_updated_date: bool = Field(True, alias="filterByUpdatedDate", strict=True)
+
+    @field_validator("page_size", "poll_delay", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        value = _empty_to_none(value)
+        if isinstance(value, bool):
+            # pydantic would take true as 1: a page of one record (151 requests a poll).
+            raise ValueError("must be a whole number, not a boolean")
+        if isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit()):
+            raise ValueError(f"must be a whole number, got {value!r}")
+        return value
 
     @field_validator("dates", mode="before")
     @classmethod
@@ -139,10 +159,13 @@ class ResourcePoller(BaseModel):
             return {}
         return _json_object(value, "datesConfiguration")
 
-    @field_validator("page_size", "created_check_tolerance", mode="before")
+    @field_validator("created_check_tolerance", mode="before")
     @classmethod
     def _optional_number(cls, value: Any) -> Any:
-        return _empty_to_none(value)
+        value = _empty_to_none(value)
+        if isinstance(value, bool):
+            raise ValueError("must be a number of seconds, not a boolean")
+        return value
 
     @field_validator("id_field")
     @classmethod
@@ -250,7 +273,16 @@ class InstanceConfiguration(BaseModel):
     @field_validator("events_enabled", mode="before")
     @classmethod
     def _enabled(cls, value: Any) -> Any:
-        return False if _empty_to_none(value) is None else value
+        value = _empty_to_none(value)
+        if value is None:
+            return False
+        # Open Connectors bodies send true/false or "true"/"false"; pydantic alone would also
+        # take "yes", "on", 1 and "1", which hide a typo.
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {value!r}")
+        return value
 
     @field_validator("refresh_interval", mode="before")
     @classmethod
@@ -262,7 +294,8 @@ class InstanceConfiguration(BaseModel):
             raise ValueError("must be a number of minutes, not a boolean")
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, str) and value.strip().isdigit():
+        # isascii: str.isdigit and int() also take fullwidth and other scripts' digits.
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
         if not isinstance(value, int):
             raise ValueError(f"must be a whole number of minutes (or empty for the default), got {value!r}")
@@ -277,6 +310,8 @@ class InstanceConfiguration(BaseModel):
         if value is None:
             return None
         value = _json_object(value, "the poller configuration")
+        if len(value) > MAX_POLLERS:
+            raise ValueError(f"names {len(value)} resources; at most {MAX_POLLERS} are allowed")
         for name in value:
             if not str(name).strip():
                 raise ValueError("a resource name is empty")
@@ -294,7 +329,11 @@ class InstanceConfiguration(BaseModel):
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(f"{value!r} is not an ISO 8601 date-time such as 2024-01-31T00:00:00Z") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if moment > datetime.now(UTC):
+            # A future start would silently emit nothing until that day.
+            raise ValueError(f"{value!r} is in the future; backfill starts at a past moment")
+        return moment
 
     @property
     def pollers(self) -> Pollers:

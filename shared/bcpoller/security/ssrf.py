@@ -89,7 +89,7 @@ def _literal_ip(host: str) -> IPAddress | None:
         pass
     try:
         return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
+    except (OSError, ValueError, UnicodeError):
         return None
 
 
@@ -119,6 +119,11 @@ def assert_safe_url(url: str, *, allow_loopback: bool) -> None:
     """
     if not isinstance(url, str) or not url.strip():
         raise UnsafeUrlError("URL is empty")
+    bad = _unusable_character(url.strip())
+    if bad:
+        # httpx refuses these only when sending (InvalidURL), after the URL was stored and
+        # events queued for it: refuse them here, where the caller can fix them.
+        raise UnsafeUrlError(f"URL contains {bad}; percent-encode it or remove it")
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -140,6 +145,18 @@ def assert_safe_url(url: str, *, allow_loopback: bool) -> None:
         if problem:
             where = f"host {host!r}" if literal is not None else f"host {host!r} resolves to {address}, which"
             raise UnsafeUrlError(f"{where} is {problem}; only public addresses are allowed")
+
+
+def _unusable_character(url: str) -> str | None:
+    for char in url:
+        code = ord(char)
+        if code < 0x20 or code == 0x7F:
+            return f"the control character U+{code:04X}"
+        if char == " ":
+            return "a space"
+        if 0xD800 <= code <= 0xDFFF:
+            return f"the lone surrogate U+{code:04X}"
+    return None
 
 
 def _scrub(message: str) -> str:

@@ -11,6 +11,7 @@ from tests.unit.api.helpers import World, call
 
 ORG_A = {"Authorization": "User ua, Organization oa"}
 ORG_B = {"Authorization": "User ub, Organization ob"}
+CFG = "configuration"
 
 
 @pytest.fixture
@@ -140,10 +141,10 @@ def test_tenants_are_isolated(world: World) -> None:
         ({}, "missing Authorization"),
         ({"Authorization": "Bearer x"}, "malformed"),
         ({"Authorization": "User ua"}, "both User and Organization"),
-        ({"Authorization": "User ua, Organization ob"}, "does not belong"),
-        ({"Authorization": "User nope, Organization oa"}, "User secret is not valid"),
-        ({"Authorization": "User ua, Organization nope"}, "Organization secret is not valid"),
-        ({"Authorization": "Element 0123.abc"}, "Element token is not valid"),
+        ({"Authorization": "User ua, Organization ob"}, "the credentials are not valid"),
+        ({"Authorization": "User nope, Organization oa"}, "the credentials are not valid"),
+        ({"Authorization": "User ua, Organization nope"}, "the credentials are not valid"),
+        ({"Authorization": "Element 0123.abc"}, "the credentials are not valid"),
     ],
 )
 def test_bad_credentials_are_401_with_a_clear_message(
@@ -243,6 +244,54 @@ def test_patch_with_new_credentials_checks_them_and_clears_auth_failure(world: W
     secrets = world.crypto.decrypt(world.instances.items[iid].secrets, iid)
     assert secrets["access.token"] == "new-token"
     assert secrets["signingSecret"] == created["signingSecret"]
+
+
+def test_refused_credentials_all_read_the_same(world: World) -> None:
+    """No oracle: a wrong User secret, a wrong Organization secret, a user of another
+    organization and another organization's Element token get one identical answer."""
+    other = create(world)
+    answers = {
+        call(world.app, "GET", "/instances", headers={"Authorization": header})[1]["message"]
+        for header in (
+            "User nope, Organization oa",
+            "User ua, Organization nope",
+            "User ua, Organization ob",
+            f"User ub, Organization ob, Element {other['token']}",
+            "Element 0123.abc",
+        )
+    }
+    assert answers == {"the credentials are not valid"}
+
+
+@pytest.mark.parametrize(
+    "host_change", [{"store.url": "http://127.0.0.1:9/capture"}, {"store.hash": "zzz999"}]
+)
+def test_a_new_store_host_needs_the_credentials_in_the_same_request(
+    world: World, host_change: dict[str, str]
+) -> None:
+    iid = create(world)["id"]
+    checked = len(world.store.checked)
+    for sent in ({}, {"access.token": "********"}):
+        status, data, _ = call(
+            world.app,
+            "PATCH",
+            f"/instances/{iid}",
+            body={"configuration": {**host_change, **sent}},
+            headers=ORG_A,
+        )
+        assert status == 400, data
+        assert "configuration.access.token" in {e["field"] for e in data["errors"]}
+    # The stored token never went to the new host.
+    assert len(world.store.checked) == checked
+    status, data, _ = call(
+        world.app,
+        "PATCH",
+        f"/instances/{iid}",
+        body={"configuration": {**host_change, "access.token": "good-token"}},
+        headers=ORG_A,
+    )
+    assert status == 200, data
+    assert world.store.checked[-1]["access.token"] == "good-token"
 
 
 def test_events_switch_and_delete(world: World) -> None:
@@ -390,3 +439,47 @@ def test_a_write_that_loses_a_race_is_a_409(world: World) -> None:
     world.instances.update_fields = lost_race  # type: ignore[method-assign]
     status, data, _ = call(world.app, "PATCH", f"/instances/{iid}", body={"name": "x"}, headers=ORG_A)
     assert status == 409 and "meanwhile" in data["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "fragment"),
+    [
+        ('{"a":' * 1000 + "1" + "}" * 1000, "body", "nested deeper than 32"),
+        (json.dumps(body()).replace('"shop"', '"\\ud800"'), "name", "lone surrogate"),
+        (json.dumps(body()).replace('["t"]', '["\\udfff"]'), "tags[0]", "lone surrogate"),
+        (
+            json.dumps(body()).replace('"good-token"', '"x\\ud800"'),
+            "configuration.access.token",
+            "lone surrogate",
+        ),
+        (
+            json.dumps(body()).replace('"15"', "Infinity"),
+            "configuration.event.poller.refresh_interval",
+            "not a finite number",
+        ),
+        (
+            json.dumps(body()).replace('"15"', "1e400"),
+            "configuration.event.poller.refresh_interval",
+            "finite",
+        ),
+    ],
+)
+def test_bodies_that_crashed_the_handler_get_a_400_naming_the_field(
+    world: World, raw: str, field: str, fragment: str
+) -> None:
+    status, data, _ = call(world.app, "POST", "/instances", raw_body=raw, headers=ORG_A)
+    assert status == 400, data
+    assert data["errors"][0]["field"] == field
+    assert fragment in data["errors"][0]["problem"]
+    assert world.instances.items == {}
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/ho\x00ok", "http://127.0.\x000.1:9/hook", "http://127.0.0.1:9/a b"]
+)
+def test_a_callback_url_httpx_cannot_send_to_is_refused_at_the_door(world: World, url: str) -> None:
+    status, data, _ = call(
+        world.app, "POST", "/instances", body=body(**{"event.notification.callback.url": url}), headers=ORG_A
+    )
+    assert status == 400, data
+    assert data["errors"][0]["field"] == "configuration.event.notification.callback.url"

@@ -368,3 +368,55 @@ def test_a_record_without_a_usable_id_is_an_error(record: dict[str, Any]) -> Non
     cfg = parse_instance_body(body(**{"event.poller.configuration": {"orders": ORDERS}})).configuration
     with pytest.raises(ValueError, match="id"):
         cfg.pollers["orders"].object_id(record)
+
+
+# ---------------------------------------------------------------- strict types and bounds
+
+
+def poller(**extra: Any) -> dict[str, Any]:
+    return body(**{"event.poller.configuration": {"orders": {**ORDERS, **extra}}})
+
+
+PREFIX = "configuration.event.poller.configuration.orders"
+REFRESH = "configuration.event.poller.refresh_interval"
+ENABLED = "configuration.event.notification.enabled"
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "fragment"),
+    [
+        (body(**{"event.poller.refresh_interval": "\uff11"}), REFRESH, "whole"),
+        (body(**{"event.poller.refresh_interval": "NaN"}), REFRESH, "whole"),
+        (body(**{"event.poller.refresh_interval": "1e400"}), REFRESH, "whole"),
+        (body(**{"event.notification.enabled": "yes"}), ENABLED, "true or false"),
+        (body(**{"event.notification.enabled": 1}), ENABLED, "true or false"),
+        (poller(pageSize=True), f"{PREFIX}.pageSize", "boolean"),
+        (poller(pageSize="\uff12"), f"{PREFIX}.pageSize", "whole number"),
+        (poller(pollDelay=1e9), f"{PREFIX}.pollDelay", "3600"),
+        (poller(pollDelay=False), f"{PREFIX}.pollDelay", "boolean"),
+        (poller(createdCheckTolerance=True), f"{PREFIX}.createdCheckTolerance", "boolean"),
+        (poller(createdCheckTolerance=float("inf")), f"{PREFIX}.createdCheckTolerance", "finite"),
+        (poller(filterByUpdatedDate="yes"), f"{PREFIX}.filterByUpdatedDate", "bool"),
+        (
+            body(**{"event.poller.backfill_since": "9999-01-01T00:00:00Z"}),
+            "configuration.event.poller.backfill_since",
+            "future",
+        ),
+    ],
+)
+def test_numbers_and_booleans_are_strict_and_bounded(data: dict[str, Any], field: str, fragment: str) -> None:
+    found = problems(data)
+    assert field in found, found
+    assert fragment in found[field]
+
+
+def test_string_booleans_of_open_connectors_still_parse() -> None:
+    assert parse_instance_body(body(**{"event.notification.enabled": "true"})).configuration.events_enabled
+    off = parse_instance_body(body(**{"event.notification.enabled": "FALSE"}))
+    assert not off.configuration.events_enabled
+
+
+def test_the_number_of_pollers_is_capped() -> None:
+    many = {f"orders{i}": dict(ORDERS) for i in range(51)}
+    found = problems(body(**{"event.poller.configuration": many}))
+    assert found == {"configuration.event.poller.configuration": "names 51 resources; at most 50 are allowed"}
