@@ -29,7 +29,8 @@ def test_patch_refuses_an_unsafe_url_in_either_key(world: World, key: str) -> No
     iid = create(world)["id"]
     checked = len(world.store.checked)
     change = {key: "http://10.0.0.1/x", "access.token": "good-token"}
-    status, data, _ = call(world.app, "PATCH", f"/instances/{iid}", body={"configuration": change}, headers=ORG_A)
+    patch = {"configuration": change}
+    status, data, _ = call(world.app, "PATCH", f"/instances/{iid}", body=patch, headers=ORG_A)
     assert status == 400, data
     assert f"configuration.{key}" in {e["field"] for e in data["errors"]}
     assert len(world.store.checked) == checked

@@ -34,4 +34,5 @@ def test_elements_signature_matches_openssl() -> None:
 
 def test_elements_signature_signs_utf8_bytes() -> None:
     # printf '%s' '{"name":"Zoë"}' | openssl dgst -sha256 -hmac 'clé' -binary | base64
-    assert elements_signature("clé", '{"name":"Zoë"}') == "sha256=P4WZjvuPS8/6OR8zRNWhLK1hOu/UBo+Pjv6LbD55mmo="
+    signature = elements_signature("clé", '{"name":"Zoë"}')
+    assert signature == "sha256=P4WZjvuPS8/6OR8zRNWhLK1hOu/UBo+Pjv6LbD55mmo="
