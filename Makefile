@@ -8,7 +8,7 @@ SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | sha1sum |
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test lint validate build bench pr install clean openapi create-org
+.PHONY: run test lint validate build bench pr install clean openapi create-org mutation
 
 $(STAMP): requirements-dev.txt shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ build: $(SAM_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m local.bench $(ARGS)
+
+## Mutation testing of the guarantee-carrying modules (not part of `make test`; minutes): ARGS="--module poll/cursor.py"
+mutation: $(STAMP)
+	$(BIN)/python -m local.mutation $(ARGS)
 
 openapi: $(STAMP)
 	PYTHONPATH=shared $(BIN)/python -m bcpoller.api.openapi_export > docs/openapi.json

@@ -77,12 +77,16 @@ def stack(
     moto_server: MotoServer, aws_credentials: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StackResources]:
     """Fresh resources on the session's moto server; the environment points at them."""
+    from bcpoller.adapters import aws
     from bcpoller.settings import reset_settings
 
     resources = create_stack_resources(moto_server.url)
     for key, value in resources.function_environment().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("LOCAL_MODE", "true")
+    # Clients cached by an earlier session in this process (mutmut runs pytest more than
+    # once in one process) would still point at that session's moto server.
+    aws.reset_clients()
     reset_settings()
     yield resources
     reset_settings()

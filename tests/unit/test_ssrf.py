@@ -69,6 +69,14 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
         ("https://mixed.example/", "resolves to 192.168.0.5"),
         ("https://metadata.example/", "metadata"),
         ("https://v6private.example/", "private"),
+        # IPv6 forms that embed an IPv4 address Python calls global around it: each branch
+        # of _embedded_ipv4 is the only thing between these and the metadata service.
+        ("https://[2002:a9fe:a9fe::1]/", "metadata address \\(embedded"),  # 6to4
+        ("https://[2002:a00:1::1]/", "private address \\(embedded"),  # 6to4 around 10.0.0.1
+        ("https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "loopback address \\(embedded"),  # Teredo
+        ("https://[64:ff9b::a9fe:a9fe]/", "metadata address \\(embedded"),  # NAT64
+        ("https://[64:ff9b::7f00:1]/", "loopback address \\(embedded"),  # NAT64 around 127.0.0.1
+        ("https://[::a9fe:a9fe]/", "metadata address \\(embedded"),  # IPv4-compatible
     ],
 )
 def test_refuses_unsafe_addresses(fake_dns: None, url: str, fragment: str) -> None:
