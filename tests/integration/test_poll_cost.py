@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from types import ModuleType
+from typing import Any
 
 import pytest
 from bcpoller.adapters import aws
@@ -91,7 +92,11 @@ def test_two_polls_started_at_once_deliver_every_change_exactly_once(
     origin = store.now() - timedelta(minutes=2)
     instance_id = create_instance(store, THREE, created=origin)
     second = load_poll_handler(copy=1)  # another Lambda instance: its own module and clients
-    for _ in range(4):
+    first_done = threading.Event()
+    # In the later rounds the second poll reaches its first send only once the first poll
+    # has finished: its cursors are stale by then, the worst interleaving of an overlap.
+    second.deps.state = _LateLease(second.deps.state, first_done)
+    for round_ in range(4):
         ids = store.bulk("orders", 40, start=store.now(), per_second=40)
         store.create("products")
         store.create("customers")
@@ -99,6 +104,8 @@ def test_two_polls_started_at_once_deliver_every_change_exactly_once(
             store.update("orders", oid)
         results: list[dict[str, object]] = []
         barrier = threading.Barrier(2)
+        first_done.clear()
+        second.deps.state.wait = round_ >= 2
 
         def run(
             handler: ModuleType,
@@ -107,6 +114,8 @@ def test_two_polls_started_at_once_deliver_every_change_exactly_once(
         ) -> None:
             barrier.wait()  # both polls start at the same instant
             results.append(invoke_poll(handler, instance_id))
+            if handler is poll:
+                first_done.set()
 
         threads = [threading.Thread(target=run, args=(h,)) for h in (poll, second)]
         for t in threads:
@@ -142,3 +151,22 @@ def _when(value: object) -> datetime:
     parsed = parse_record_time(value)
     assert parsed is not None, value
     return parsed
+
+
+class _LateLease:
+    """The second poll's table adapter, whose first lease request waits (when ``wait``)
+    until the first poll is done."""
+
+    def __init__(self, inner: Any, first_done: threading.Event) -> None:
+        self.inner = inner
+        self.first_done = first_done
+        self.wait = False
+
+    def take_lease(self, *args: Any, **kwargs: Any) -> str | None:
+        if self.wait:
+            assert self.first_done.wait(30), "the first poll never finished"
+        result: str | None = self.inner.take_lease(*args, **kwargs)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
