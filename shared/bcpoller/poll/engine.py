@@ -200,13 +200,24 @@ def poll_instance(
     busy = run.owner is not None or result.status != "ok"
     if busy:
         _record_metrics(deps, result, run.lags, (deps.monotonic() - clock_start) * 1000.0)
-        logger.info("poll finished", extra={"summary": result.to_dict()})
+        logger.info("poll finished", extra={"summary": _log_summary(result)})
     else:
         # The quiet path is the product's unit cost (43,200 polls a month at a 1-minute
         # refresh): one short line, and no metrics (Lambda's own Invocations and Duration
         # count quiet polls for free).
         logger.info("poll quiet", extra={"requests": sum(r.requests for r in result.resources.values())})
     return result
+
+
+def _log_summary(result: PollResult) -> dict[str, Any]:
+    """The summary without its zeros and nulls (logs are billed by the byte)."""
+    out = result.to_dict()
+    out.pop("instanceId")  # already a key of every line
+    out["resources"] = {
+        name: {k: v for k, v in figures.items() if v not in (0, None)}
+        for name, figures in out["resources"].items()
+    }
+    return out
 
 
 def _skip_reason(view: PollView) -> str | None:
