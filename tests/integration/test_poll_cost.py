@@ -50,7 +50,11 @@ def poll(stack: StackResources, store: SimulatedStore, monkeypatch: pytest.Monke
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "poll")
     reset_settings()
     aws.reset_clients()
-    return load_poll_handler()
+    handler = load_poll_handler()
+    # Powertools keeps the first configuration of a service's logger in this process (an
+    # earlier test may have set another level): measure at the default level, INFO.
+    handler.logger.setLevel("INFO")
+    return handler
 
 
 def test_a_quiet_warm_poll_reads_once_writes_nothing_and_logs_one_short_line(
