@@ -54,6 +54,12 @@ def poll(stack: StackResources, store: SimulatedStore, monkeypatch: pytest.Monke
     # Powertools keeps the first configuration of a service's logger in this process (an
     # earlier test may have set another level): measure at the default level, INFO.
     handler.logger.setLevel("INFO")
+    # The engine's child logger hangs under the service that first imported it (in this
+    # test process, maybe another function's); in PollFunction that is "poll".
+    from aws_lambda_powertools import Logger
+    from bcpoller.poll import engine
+
+    monkeypatch.setattr(engine, "logger", Logger(service="poll", child=True))
     return handler
 
 

@@ -1,4 +1,4 @@
-"""One poll of one instance: lease, cursors, read, dedup, classify, queue, checkpoint.
+"""One poll of one instance: one read, store pages, dedup, classify, (work lease), queue, checkpoint.
 
 Exactly one event per (object, updated time), even across crashes:
 - events reach SQS *before* the cursor that covers them is written (a crash in between
