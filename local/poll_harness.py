@@ -7,17 +7,22 @@ calls each poll makes (botocore's event hooks on the handler's own clients).
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from bcpoller import keys
 from bcpoller.adapters import aws
 from bcpoller.adapters.instance_table import InstanceTable
 from bcpoller.adapters.kms_crypto import KmsCrypto
@@ -25,12 +30,14 @@ from bcpoller.instances import StoredInstance, split_secrets
 from bcpoller.settings import get_settings
 from botocore.exceptions import BotoCoreError, ClientError
 
+from local.dynamo_size import item_size, read_units
 from local.runtime import LambdaContext, function_spec, load_handler_module
 from local.store import SimulatedStore
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS_URL = "/hubs/ecommerce/orders?where=min_date_modified='${date:EEE, dd MMM yyyy HH:mm:ss Z}'"
 PRODUCTS_URL = "/hubs/ecommerce/products?where=date_modified:min='${date:yyyy-MM-dd'T'HH:mm:ss'Z'}'"
+CUSTOMERS_URL = "/hubs/ecommerce/customers?where=date_modified:min='${date:yyyy-MM-dd'T'HH:mm:ss'Z'}'"
 
 
 def poller(url: str = ORDERS_URL, **extra: Any) -> dict[str, Any]:
@@ -119,7 +126,7 @@ def drain_queue(queue_url: str | None = None) -> list[dict[str, Any]]:
 def cursor_item(instance_id: str, resource: str) -> dict[str, Any] | None:
     table = aws.table(get_settings().table_name)
     item: dict[str, Any] | None = table.get_item(
-        Key={"pk": f"INST#{instance_id}", "sk": f"CURSOR#{resource}"}, ConsistentRead=True
+        Key={"pk": keys.instance_pk(instance_id), "sk": keys.cursor_sk(resource)}, ConsistentRead=True
     ).get("Item")
     return item
 
@@ -132,14 +139,44 @@ def instance_item(instance_id: str) -> dict[str, Any]:
     return item
 
 
+@dataclass
+class DynamoCall:
+    """One DynamoDB request as sent and answered (botocore's typed JSON form)."""
+
+    operation: str
+    request: dict[str, Any]
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_write(self) -> bool:
+        return self.operation in WRITE_OPERATIONS
+
+    def read_bytes(self) -> int:
+        """Bytes of the items a read returned (what its RRU are counted from)."""
+        items = self.response.get("Items") or ([self.response["Item"]] if "Item" in self.response else [])
+        if self.operation == "BatchGetItem":
+            items = [i for found in (self.response.get("Responses") or {}).values() for i in found]
+        return sum(item_size(i) for i in items)
+
+    def read_units(self) -> float:
+        return read_units(self.read_bytes(), consistent=bool(self.request.get("ConsistentRead")))
+
+
+WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+
+
 class CallCounter:
     """AWS API calls by service and operation, counted on the process's shared clients
-    (the ones the handler's adapters use) through botocore's before-call hook."""
+    (the ones the handler's adapters use) through botocore's before-call hook; DynamoDB
+    requests are also kept whole (request and answer) so capacity units can be counted
+    from the items they carried."""
 
     SERVICES = ("dynamodb", "sqs", "kms")
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
+        self.dynamo: list[DynamoCall] = []
         self._hooks: list[tuple[Any, str, Callable[..., None]]] = []
 
     def install(self) -> CallCounter:
@@ -149,23 +186,52 @@ class CallCounter:
             else:
                 events = aws.client(service).meta.events
 
-            def hook(model: Any, service: str = service, **_: Any) -> None:
+            def hook(model: Any, service: str = service, params: Any = None, **_: Any) -> None:
                 self.calls[f"{service}:{model.name}"] += 1
+                if service == "dynamodb":
+                    body = (params or {}).get("body") or b"{}"
+                    self.dynamo.append(DynamoCall(model.name, json.loads(body)))
 
             name = f"before-call.{service}.*"
             events.register(name, hook)
             self._hooks.append((events, name, hook))
+            if service == "dynamodb":
+
+                def answered(http_response: Any = None, **_: Any) -> None:
+                    if self.dynamo and http_response is not None and http_response.content:
+                        self.dynamo[-1].response = json.loads(http_response.content)
+
+                events.register("after-call.dynamodb.*", answered)
+                self._hooks.append((events, "after-call.dynamodb.*", answered))
         return self
 
     def reset(self) -> Counter[str]:
         snapshot = Counter(self.calls)
         self.calls.clear()
+        self.dynamo = []
         return snapshot
 
     def uninstall(self) -> None:
         for events, name, hook in self._hooks:
             events.unregister(name, hook)
         self._hooks.clear()
+
+
+@contextmanager
+def captured_output(service: str) -> Iterator[io.StringIO]:
+    """Everything the handler writes while inside: its Powertools logger's lines (the
+    handler's stream is bound when the logger is built, so it is swapped here), metrics
+    (printed) and warnings, i.e. what CloudWatch Logs would ingest from the function."""
+    buffer = io.StringIO()
+    handlers = [h for h in logging.getLogger(service).handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.setStream(buffer) for h in handlers]
+    try:
+        with redirect_stdout(buffer), redirect_stderr(buffer):
+            yield buffer
+    finally:
+        for handler, stream in zip(handlers, previous, strict=True):
+            if stream is not None:
+                handler.setStream(stream)
 
 
 def by_service(calls: Counter[str]) -> dict[str, int]:

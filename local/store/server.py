@@ -566,6 +566,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header is the store's clock (skew included), as BigCommerce's is its
+        # own: the poller reads the store time from it instead of asking /v2/time.
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return super().date_time_string(self.store.now().timestamp())
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 

@@ -14,7 +14,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from bcpoller import keys
-from bcpoller.dynamo_values import epoch_decimal, plain
 
 # Configuration keys whose values are secrets: never stored in clear, never returned.
 SECRET_CONFIG_KEYS: frozenset[str] = frozenset(
@@ -52,29 +51,21 @@ class StoredInstance(BaseModel):
     resources: list[str] = Field(default_factory=list)
     notifications_disabled_reason: str | None = Field(None, alias="notificationsDisabledReason")
     version: int = 0
-    lease_owner: str | None = Field(None, alias="leaseOwner")
-    lease_until: float | None = Field(None, alias="leaseUntil")  # epoch seconds
-    # Written by every poll with the lease release: {start, end, status, reason,
-    # resources: {name: {status, recordsRead, eventsEmitted, requests, cursor, lastError}}}.
-    last_poll: dict[str, Any] | None = Field(None, alias="lastPoll")
+    # The poller's lease and last poll live in their own small item (keys.POLL_STATUS),
+    # so a poll never rewrites this one (nor its copy in gsi1).
 
     model_config = {"populate_by_name": True}
 
     def to_item(self) -> dict[str, Any]:
         """DynamoDB item (resource-style types). The configuration is a JSON string so
         that floats, empty strings and nesting survive unchanged."""
-        # lastPoll is the poller's to write (with the lease release), never the API's.
-        data = self.model_dump(
-            by_alias=True, exclude_none=True, mode="json", exclude={"secrets", "last_poll"}
-        )
+        data = self.model_dump(by_alias=True, exclude_none=True, mode="json", exclude={"secrets"})
         data["configuration"] = json.dumps(self.configuration, separators=(",", ":"))
         data["secrets"] = self.secrets
         data[keys.PK] = keys.instance_pk(self.instance_id)
         data[keys.SK] = keys.META
         data[keys.GSI1_PK] = keys.org_instances_gsi_pk(self.org_id)
         data[keys.GSI1_SK] = f"INST#{data['createdDate']}#{self.instance_id}"
-        if self.lease_until is not None:
-            data["leaseUntil"] = epoch_decimal(self.lease_until)
         return data
 
     @classmethod
@@ -89,10 +80,9 @@ class StoredInstance(BaseModel):
         for key in ("refreshMinutes", "version"):
             if key in data:
                 data[key] = int(data[key])
-        if data.get("leaseUntil") is not None:
-            data["leaseUntil"] = float(data["leaseUntil"])
-        if data.get("lastPoll") is not None:
-            data["lastPoll"] = plain(data["lastPoll"])
+        # Items written before the poller's state moved out of this item still carry it.
+        for stale in ("leaseOwner", "leaseUntil", "lastPoll"):
+            data.pop(stale, None)
         return cls.model_validate(data)
 
     def full_configuration(self, secrets: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 | item | pk | sk | gsi1pk / gsi1sk |
 | --- | --- | --- | --- |
 | instance | INST#{id} | META | ORG#{orgId} / INST#{createdDate}#{id} |
-| cursor of a resource | INST#{id} | CURSOR#{resource} | |
+| cursor of a resource | INST#{id} | META#CURSOR#{resource} | |
+| last poll (status, work lease) | INST#{id} | META#POLL | |
 | event log entry | INST#{id} | EVENT#{eventId} | EVENTS#{id} / {createdAt}#{eventId} |
 | oversize record body | INST#{id} | BLOB#{eventId} | |
 | organization | ORG#{orgId} | ORG | |
@@ -11,6 +12,10 @@
 | idempotency record | IDEMPOTENCY#delivery | {eventId hash} (Powertools) | |
 
 Items that expire carry ``ttl`` (epoch seconds).
+
+Everything a poll reads sorts under ``META`` (the instance, its cursors, its last poll),
+so one Query (``begins_with(sk, "META")``) fetches it all in one read request, without
+the event log and blob items that share the partition.
 """
 
 from __future__ import annotations
@@ -29,11 +34,14 @@ def instance_pk(instance_id: str) -> str:
     return f"INST#{instance_id}"
 
 
+CURSOR_PREFIX = "META#CURSOR#"
+POLL_STATUS = "META#POLL"
+
+
 def cursor_sk(resource: str) -> str:
-    return f"CURSOR#{resource}"
+    return f"{CURSOR_PREFIX}{resource}"
 
 
-CURSOR_PREFIX = "CURSOR#"
 EVENT_PREFIX = "EVENT#"
 BLOB_PREFIX = "BLOB#"
 

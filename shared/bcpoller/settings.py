@@ -30,6 +30,9 @@ class Settings(BaseModel):
     bc_login_base_url: str = Field("https://login.bigcommerce.com", alias="BC_LOGIN_BASE_URL")
     # Real seconds in one "minute" of schedules and retry delays (the local stack's --minute).
     seconds_per_minute: float = Field(60.0, alias="SECONDS_PER_MINUTE", gt=0)
+    # A quiet poll whose outcome is unchanged rewrites its status report only this often
+    # (the freshness status promises; every write is one WRU).
+    status_heartbeat_minutes: int = Field(15, alias="STATUS_HEARTBEAT_MINUTES", ge=1, le=1440)
     # Local stack only: "poll now" posts here instead of invoking PollFunction.
     poll_now_url: str = Field("", alias="POLL_NOW_URL")
     # Callback POST timeout (DESIGN: 2xx within 15 s); lower only to make tests quick.

@@ -405,7 +405,7 @@ def test_status_events_retry_and_replay_on_the_real_log_and_queue(
     table.put_item(
         Item={
             "pk": f"INST#{iid}",
-            "sk": "CURSOR#orders",
+            "sk": "META#CURSOR#orders",
             "cursor": "2026-11-28T10:00:00Z",
             "recent": ["1|2026-11-28T10:00:00Z"],
             "version": 3,

@@ -58,7 +58,8 @@ def test_parse_args_defaults_and_errors(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_function_specs_come_from_the_template() -> None:
     poll = function_spec("poll", "s")
-    assert poll.timeout_s == 120 and poll.memory_mb == 512
+    assert poll.timeout_s == 120 and poll.memory_mb == 256  # its own MemorySize beats the Globals' 512
+    assert function_spec("delivery").memory_mb == 512
     assert poll.environment["POWERTOOLS_SERVICE_NAME"] == "poll"
     assert poll.arn.endswith(":function:s-PollFunction")
     assert function_spec("api").timeout_s == 29 and function_spec("delivery").timeout_s == 30

@@ -1022,7 +1022,13 @@
         ),
       ),
     );
-    return h("div", {}, summary, h("div", { class: "table-wrap" }, table));
+    // What "last poll" promises (README "Status"): quiet polls write nothing but a heartbeat.
+    const freshness = h(
+      "p",
+      { class: "hint freshness" },
+      "A poll that finds changes or errors shows here at once; quiet polls are confirmed at least every 15 minutes.",
+    );
+    return h("div", {}, summary, h("div", { class: "table-wrap" }, table), freshness);
   }
 
   function confirmDelete(instance, path, opener) {

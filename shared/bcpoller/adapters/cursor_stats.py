@@ -1,4 +1,5 @@
-"""The poll engine's cursor items of an instance (one Query), for GET /instances/{id}/status."""
+"""The poll engine's cursor items and last-poll report of an instance, for
+GET /instances/{id}/status."""
 
 from __future__ import annotations
 
@@ -43,3 +44,11 @@ class CursorStats:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def last_poll(self, instance_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(
+            Key={keys.PK: keys.instance_pk(instance_id), keys.SK: keys.POLL_STATUS},
+            ProjectionExpression="lastPoll",
+        ).get("Item")
+        report = (item or {}).get("lastPoll")
+        return plain(report) if isinstance(report, dict) else None

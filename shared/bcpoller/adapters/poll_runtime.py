@@ -36,6 +36,7 @@ def poll_deps(settings: Settings, *, metrics: MetricsSink | None = None) -> Poll
         crypto=KmsCrypto(aws.client("kms"), settings.kms_key_id),
         connector=BigCommerceConnector(settings.bc_api_base_url),
         blob_ttl_days=settings.event_retention_days,
+        heartbeat_s=settings.status_heartbeat_minutes * settings.seconds_per_minute,
     )
     if metrics is not None:
         deps.metrics = metrics

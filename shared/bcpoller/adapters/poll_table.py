@@ -1,8 +1,11 @@
-"""The poller's items in the table: lease on META, cursor items, oversize bodies.
+"""The poller's items in the table: the instance, its cursors and last poll, oversize bodies.
 
-Cost per poll of a quiet store: one UpdateItem (take the lease AND read the instance,
-ALL_NEW), one Query (every cursor of the instance), one UpdateItem (release + stats).
-Busy polls add one conditional PutItem per checkpointed page.
+Cost of a quiet poll: one Query (``begins_with(sk, "META")``: the instance item, every
+cursor and the last-poll item, strongly consistent) and no write; the last-poll item is
+rewritten only when the outcome changes or the heartbeat is due. A poll with work adds
+the lease (one UpdateItem of the small last-poll item), one conditional PutItem per
+checkpointed page, and the release with its report (one UpdateItem). None of these
+items is in an index.
 """
 
 from __future__ import annotations
@@ -17,17 +20,20 @@ from boto3.dynamodb.types import Binary, TypeDeserializer
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
-from bcpoller.dynamo_values import epoch_decimal
+from bcpoller.dynamo_values import epoch_decimal, plain
 from bcpoller.instances import StoredInstance
 from bcpoller.messages import iso_utc
 from bcpoller.poll.cursor import CursorState
-from bcpoller.poll.ports import CursorConflict, LeaseOutcome
+from bcpoller.poll.ports import CursorConflict, LastPoll, PollView
 
 # Above this many bytes the recent pairs (or a snapshot) are stored zlib-compressed, so a
 # burst of thousands of changes in one overlap window stays far below the 400 KB item limit.
 INLINE_LIMIT = 64 * 1024
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _deserializer = TypeDeserializer()
+# A lease or report is refused when a poll took the lease after this one read the table.
+_SEQ_UNCHANGED = "(attribute_not_exists(workSeq) OR workSeq = :seq)"
+_LEASE_FREE = "(attribute_not_exists(leaseUntil) OR leaseUntil < :now)"
 
 
 def _is_condition_failure(exc: ClientError) -> bool:
@@ -44,109 +50,139 @@ def _bytes(value: Any) -> bytes:
     return bytes(value.value) if isinstance(value, Binary) else bytes(value)  # type: ignore[attr-defined]
 
 
-def skip_reason(item: dict[str, Any] | None, now: float) -> str:
-    """Why a lease was refused, from the instance item as it was."""
-    if not item:
-        return "instance not found (deleted)"
-    if not item.get("eventsEnabled"):
-        return "events are disabled for this instance"
-    if item.get("authState") == "failed":
-        return "the store refused the credentials; polling resumes when they change"
-    until = item.get("leaseUntil")
+def _old_item(exc: ClientError) -> dict[str, Any]:
+    raw: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+    return {k: _deserializer.deserialize(v) for k, v in (raw or {}).items()}
+
+
+def lease_refusal(old: dict[str, Any], now: float, work_seq: int) -> str:
+    """Why the work lease was refused, from the last-poll item as it was."""
+    until = old.get("leaseUntil")
     if until is not None and float(until) >= now:
         return f"another poll holds the lease until {float(until):.0f}"
-    return "the instance changed while the lease was taken; the next tick retries"
+    if int(old.get("workSeq", 0)) != work_seq:
+        return "another poll of this instance worked since this one read its cursors; the next tick continues"
+    return "the lease could not be taken; the next tick retries"
+
+
+def last_poll_from_item(item: dict[str, Any] | None) -> LastPoll:
+    if not item:
+        return LastPoll()
+    report = item.get("lastPoll")
+    until = item.get("leaseUntil")
+    return LastPoll(
+        report=plain(report) if isinstance(report, dict) else None,
+        work_seq=int(item.get("workSeq", 0)),
+        lease_until=float(until) if until is not None else None,
+    )
 
 
 class PollTable:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    # -- lease --------------------------------------------------------------------------
+    def _key(self, instance_id: str, sk: str) -> dict[str, str]:
+        return {keys.PK: keys.instance_pk(instance_id), keys.SK: sk}
 
-    def acquire(self, instance_id: str, *, owner: str, lease_until: float, now: float) -> LeaseOutcome:
-        key = {keys.PK: keys.instance_pk(instance_id), keys.SK: keys.META}
+    # -- the one read -------------------------------------------------------------------
+
+    def load(self, instance_id: str) -> PollView:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
+            & Key(keys.SK).begins_with(keys.META),
+            # Strongly consistent: a cursor or lease counter read stale would only cost a
+            # refused lease or a conflicting checkpoint, but the poll would do it for nothing.
+            "ConsistentRead": True,
+        }
+        instance: StoredInstance | None = None
+        cursors: dict[str, CursorState] = {}
+        last = LastPoll()
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                sk = str(item[keys.SK])
+                if sk == keys.META:
+                    instance = StoredInstance.from_item(item)
+                elif sk == keys.POLL_STATUS:
+                    last = last_poll_from_item(item)
+                elif sk.startswith(keys.CURSOR_PREFIX):
+                    state = cursor_from_item(item)
+                    cursors[state.resource] = state
+            if "LastEvaluatedKey" not in page:
+                return PollView(instance=instance, cursors=cursors, last=last)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def load_cursors(self, instance_id: str) -> dict[str, CursorState]:
+        return self.load(instance_id).cursors
+
+    # -- work lease and report (the small last-poll item, in no index) --------------------
+
+    def take_lease(
+        self, instance_id: str, *, owner: str, lease_until: float, now: float, work_seq: int
+    ) -> str | None:
         try:
-            response = self._table.update_item(
-                Key=key,
+            self._table.update_item(
+                Key=self._key(instance_id, keys.POLL_STATUS),
                 UpdateExpression="SET leaseOwner = :owner, leaseUntil = :until",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND eventsEnabled = :true"
-                    " AND (attribute_not_exists(authState) OR authState <> :failed)"
-                    " AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"
-                ),
+                ConditionExpression=f"{_LEASE_FREE} AND {_SEQ_UNCHANGED}",
                 ExpressionAttributeValues={
                     ":owner": owner,
                     ":until": epoch_decimal(lease_until),
                     ":now": epoch_decimal(now),
-                    ":true": True,
-                    ":failed": "failed",
+                    ":seq": work_seq,
                 },
-                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if not _is_condition_failure(exc):
                 raise
-            raw: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
-            if raw is not None:
-                old = {k: _deserializer.deserialize(v) for k, v in raw.items()}
-            else:
-                old = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
-            return LeaseOutcome(instance=None, skip_reason=skip_reason(old, now))
-        return LeaseOutcome(instance=StoredInstance.from_item(response["Attributes"]))
+            return lease_refusal(_old_item(exc), now, work_seq)
+        return None
 
-    def release(
-        self, instance_id: str, *, owner: str, last_poll: dict[str, Any], auth_error: str | None = None
-    ) -> None:
-        key = {keys.PK: keys.instance_pk(instance_id), keys.SK: keys.META}
-        sets = ["lastPoll = :lp"]
-        values: dict[str, Any] = {":lp": last_poll, ":owner": owner}
-        if auth_error is not None:
-            sets += ["authState = :failed", "authError = :err"]
-            values.update({":failed": "failed", ":err": auth_error})
+    def release(self, instance_id: str, *, owner: str, report: dict[str, Any]) -> None:
         try:
             self._table.update_item(
-                Key=key,
-                UpdateExpression="SET " + ", ".join(sets) + " REMOVE leaseOwner, leaseUntil",
+                Key=self._key(instance_id, keys.POLL_STATUS),
+                UpdateExpression=(
+                    "SET lastPoll = :lp, workSeq = if_not_exists(workSeq, :zero) + :one"
+                    " REMOVE leaseOwner, leaseUntil"
+                ),
                 ConditionExpression="leaseOwner = :owner",
-                ExpressionAttributeValues=values,
+                ExpressionAttributeValues={":lp": report, ":owner": owner, ":zero": 0, ":one": 1},
             )
         except ClientError as exc:
             if not _is_condition_failure(exc):
                 raise
-            if auth_error is None:
-                return  # another poll owns the lease now: its release records its own stats
-            # Refused credentials must stop polling even if the lease passed to another poll.
-            values.pop(":owner")
-            try:
-                self._table.update_item(
-                    Key=key,
-                    UpdateExpression="SET " + ", ".join(sets),
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues=values,
-                )
-            except ClientError as again:
-                if not _is_condition_failure(again):
-                    raise
+            # The lease expired and another poll took it: its release reports instead.
+
+    def record(self, instance_id: str, *, report: dict[str, Any], work_seq: int, now: float) -> None:
+        try:
+            self._table.update_item(
+                Key=self._key(instance_id, keys.POLL_STATUS),
+                UpdateExpression="SET lastPoll = :lp",
+                ConditionExpression=f"{_LEASE_FREE} AND {_SEQ_UNCHANGED}",
+                ExpressionAttributeValues={":lp": report, ":now": epoch_decimal(now), ":seq": work_seq},
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            # A poll that worked meanwhile has (or will have) the newer report.
+
+    def mark_auth_failed(self, instance_id: str, *, error: str, version: int) -> None:
+        try:
+            self._table.update_item(
+                Key=self._key(instance_id, keys.META),
+                UpdateExpression="SET authState = :failed, authError = :err",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#v) OR #v = :v)",
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":failed": "failed", ":err": error, ":v": version},
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            # The instance changed (new credentials?) since this poll read it: leave it be.
 
     # -- cursors ------------------------------------------------------------------------
-
-    def load_cursors(self, instance_id: str) -> dict[str, CursorState]:
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
-            & Key(keys.SK).begins_with(keys.CURSOR_PREFIX),
-            "ConsistentRead": True,
-        }
-        states: dict[str, CursorState] = {}
-        while True:
-            page = self._table.query(**kwargs)
-            for item in page.get("Items", []):
-                state = cursor_from_item(item)
-                states[state.resource] = state
-            if "LastEvaluatedKey" not in page:
-                return states
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def checkpoint(
         self, instance_id: str, state: CursorState, *, expected_version: int, stats: dict[str, Any]

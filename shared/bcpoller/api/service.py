@@ -150,6 +150,10 @@ class Replayer(Protocol):
 class CursorReader(Protocol):
     def cursors(self, instance_id: str) -> list[dict[str, Any]]: ...
 
+    def last_poll(self, instance_id: str) -> dict[str, Any] | None:
+        """The last poll's report as the poller wrote it (see poll.engine), or None."""
+        ...
+
 
 # parse(body dict) -> ParsedFacts, raising ConfigError-like errors with ``.problems``.
 BodyParser = Callable[[dict[str, Any]], ParsedFacts]
@@ -323,7 +327,9 @@ class InstanceService:
         counts = _as_dict(self.events.counts_since(instance_id, since))
         resources = [
             ResourceStatus(**{k: _str_or_same(v) for k, v in row.items() if k in ResourceStatus.model_fields})
-            for row in _resource_rows(instance, self.cursors.cursors(instance_id))
+            for row in _resource_rows(
+                instance, self.cursors.cursors(instance_id), self.cursors.last_poll(instance_id)
+            )
         ]
         return InstanceStatus(
             instanceId=instance_id,
@@ -572,11 +578,15 @@ def _event_dict(item: Any, *, detail: bool) -> dict[str, Any]:
 _LAST_POLL_FIGURES = ("status", "cursor", "recordsRead", "eventsEmitted", "requests")
 
 
-def _resource_rows(instance: StoredInstance, cursor_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _resource_rows(
+    instance: StoredInstance, cursor_rows: list[dict[str, Any]], last_poll: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     """Per resource: the cursor item's figures (written at checkpoints, so only by busy
-    polls), overlaid with the latest poll's (written by every poll, quiet ones too)."""
+    polls), overlaid with the last reported poll's. A poll reports when it worked, when
+    its outcome differs from the stored one, and at least every heartbeat (15 minutes by
+    default) while quiet: lastPollEnd is that old at most, plus one refresh interval."""
     rows = {row["resource"]: dict(row) for row in cursor_rows}
-    last = instance.last_poll or {}
+    last = last_poll or {}
     for name, figures in (last.get("resources") or {}).items():
         row = rows.setdefault(name, {"resource": name})
         row.update({k: figures[k] for k in _LAST_POLL_FIGURES if k in figures})

@@ -1,4 +1,4 @@
-"""One poll of one instance: lease, cursors, read, dedup, classify, queue, checkpoint.
+"""One poll of one instance: one read, store pages, dedup, classify, (work lease), queue, checkpoint.
 
 Exactly one event per (object, updated time), even across crashes:
 - events reach SQS *before* the cursor that covers them is written (a crash in between
@@ -40,7 +40,7 @@ from bcpoller.messages import (
 )
 from bcpoller.poll.cursor import CursorState, EmittedKey, floor_second
 from bcpoller.poll.plan import Planning, ResourcePlan, plan_resources
-from bcpoller.poll.ports import CursorConflict, PageLike, PollDeps, QueueSendError, StoreSession
+from bcpoller.poll.ports import CursorConflict, PageLike, PollDeps, PollView, QueueSendError, StoreSession
 
 logger = Logger(child=True)
 
@@ -49,7 +49,8 @@ PollStatus = Literal[
 ]
 ResourceStatus = Literal["ok", "partial", "error", "not_polled"]
 
-# The lease outlives the Lambda's own timeout by this much, so it is never released early.
+# The lease outlives the Lambda's own timeout by this much, so it never expires under a
+# poll that is still running.
 LEASE_MARGIN_S = 5.0
 # Requests stop this long before the Lambda's end, leaving time to release the lease.
 DEADLINE_MARGIN_S = 3.0
@@ -145,19 +146,22 @@ def poll_instance(
     remaining_ms: Callable[[], int],
     now: Callable[[], datetime],
 ) -> PollResult:
-    """Poll one instance's store once and queue one event per change since its cursors."""
+    """Poll one instance's store once and queue one event per change since its cursors.
+
+    A quiet poll reads the table once (instance, cursors, last poll: one Query) and
+    writes nothing unless its outcome differs from the stored one or the stored report
+    is older than the heartbeat. The work lease is taken only before the first send or
+    checkpoint."""
     started = now()
     clock_start = deps.monotonic()
-    owner = deps.new_owner()
-    lease_until = started.timestamp() + remaining_ms() / 1000.0 + LEASE_MARGIN_S
-    outcome = deps.state.acquire(instance_id, owner=owner, lease_until=lease_until, now=started.timestamp())
-    if outcome.instance is None:
-        reason = outcome.skip_reason or "not polled"
+    view = deps.state.load(instance_id)
+    reason = _skip_reason(view)
+    if reason is not None or view.instance is None:
         logger.info("poll skipped", extra={"reason": reason})
         return PollResult(instance_id=instance_id, status="skipped", reason=reason)
 
-    instance = outcome.instance
-    run = _Run(instance, deps, remaining_ms=remaining_ms, now=now, started=started)
+    instance = view.instance
+    run = _Run(instance, deps, view=view, remaining_ms=remaining_ms, now=now, started=started)
     auth_error: str | None = None
     try:
         result = run.execute()
@@ -174,22 +178,100 @@ def poll_instance(
         logger.exception("poll failed")
         result = run.result("error", f"{type(exc).__name__}: {exc}")
 
-    ended = now()
-    last_poll = {
+    report = {
         "start": iso_utc(started),
-        "end": iso_utc(ended),
+        "end": iso_utc(now()),
         "status": result.status,
-        "reason": result.reason,
-        "resources": {name: r.to_dict() for name, r in result.resources.items()},
+        "reason": _short(result.reason),
+        "resources": {name: _short_errors(r.to_dict()) for name, r in result.resources.items()},
     }
     try:
-        deps.state.release(instance_id, owner=owner, last_poll=last_poll, auth_error=auth_error)
+        if auth_error is not None:
+            deps.state.mark_auth_failed(instance_id, error=auth_error, version=instance.version)
+        if run.owner is not None:
+            deps.state.release(instance_id, owner=run.owner, report=report)
+        elif result.status != "skipped" and _report_due(view.last.report, report, started, deps.heartbeat_s):
+            deps.state.record(
+                instance_id, report=report, work_seq=view.last.work_seq, now=started.timestamp()
+            )
     except Exception:
         # The cursors are already safe; an unreleased lease only expires.
-        logger.exception("lease release failed; it expires on its own")
-    _record_metrics(deps, result, run.lags, (deps.monotonic() - clock_start) * 1000.0)
-    logger.info("poll finished", extra={"summary": result.to_dict()})
+        logger.exception("poll report failed; a lease left behind expires on its own")
+    busy = run.owner is not None or result.status != "ok"
+    if busy:
+        _record_metrics(deps, result, run.lags, (deps.monotonic() - clock_start) * 1000.0)
+        logger.info("poll finished", extra={"summary": _log_summary(result)})
+    else:
+        # The quiet path is the product's unit cost (43,200 polls a month at a 1-minute
+        # refresh): one short line, and no metrics (Lambda's own Invocations and Duration
+        # count quiet polls for free).
+        logger.info("poll quiet", extra={"requests": sum(r.requests for r in result.resources.values())})
     return result
+
+
+def _log_summary(result: PollResult) -> dict[str, Any]:
+    """The summary without its zeros and nulls (logs are billed by the byte)."""
+    out = result.to_dict()
+    out.pop("instanceId")  # already a key of every line
+    out["resources"] = {
+        name: {k: v for k, v in figures.items() if v not in (0, None)}
+        for name, figures in out["resources"].items()
+    }
+    return out
+
+
+def _skip_reason(view: PollView) -> str | None:
+    inst = view.instance
+    if inst is None:
+        return "instance not found (deleted)"
+    if not inst.events_enabled:
+        return "events are disabled for this instance"
+    if inst.auth_state == "failed":
+        return "the store refused the credentials; polling resumes when they change"
+    return None
+
+
+# Status shows at most this much of an error text; the whole text is in the poll's log.
+MAX_REPORTED_ERROR = 300
+
+
+def _short(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_REPORTED_ERROR:
+        return text
+    return text[: MAX_REPORTED_ERROR - 1] + "…"
+
+
+def _short_errors(figures: dict[str, Any]) -> dict[str, Any]:
+    return {**figures, "lastError": _short(figures.get("lastError"))}
+
+
+def _outcome(report: dict[str, Any] | None) -> Any:
+    """What status must not lose: the poll's status and, per resource, its status, error
+    and cursor. Counts of a quiet re-read (records in the overlap window) are not in it."""
+    if not report:
+        return None
+    resources = report.get("resources") or {}
+    return (
+        report.get("status"),
+        report.get("reason"),
+        sorted(
+            (name, r.get("status"), r.get("lastError"), r.get("cursor"))
+            for name, r in resources.items()
+            if isinstance(r, dict)
+        ),
+    )
+
+
+def _report_due(
+    stored: dict[str, Any] | None, report: dict[str, Any], now: datetime, heartbeat_s: float
+) -> bool:
+    if _outcome(stored) != _outcome(report):
+        return True
+    try:
+        written = datetime.fromisoformat(str((stored or {}).get("end")).replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    return (now - written).total_seconds() >= heartbeat_s
 
 
 def _record_metrics(deps: PollDeps, result: PollResult, lags: list[float], duration_ms: float) -> None:
@@ -208,20 +290,23 @@ class _Run:
         instance: StoredInstance,
         deps: PollDeps,
         *,
+        view: PollView,
         remaining_ms: Callable[[], int],
         now: Callable[[], datetime],
         started: datetime,
     ) -> None:
         self.instance = instance
         self.deps = deps
+        self.view = view
         self.remaining_ms = remaining_ms
         self.now = now
         self.started = started
         self.resources: dict[str, ResourceResult] = {}
         self.lags: list[float] = []
         self.session: StoreSession | None = None
-        self.upper: datetime = started
         self.start: datetime = instance.store_created_at
+        self.owner: str | None = None  # set once this poll holds the work lease
+        self._upper: datetime | None = None
         self._requests_before = 0
         self._current = CursorState(resource="")
 
@@ -230,6 +315,40 @@ class _Run:
 
     def time_short(self) -> bool:
         return self.remaining_ms() < self.deps.reserve_ms
+
+    @property
+    def upper(self) -> datetime:
+        """The store's clock, which bounds the read: a record stamped later than this (a
+        write during the poll, or a bad date) waits for the next poll instead of pushing
+        the cursor past records not yet visible. Taken once, when first needed (after the
+        first page), from that response's ``Date``: no ``/v2/time`` request."""
+        if self._upper is None:
+            assert self.session is not None
+            self._upper = self.session.store_time()
+        return self._upper
+
+    def _begin_work(self) -> None:
+        """Take the work lease before the first send, blob or checkpoint of this poll.
+
+        Exactly-once rests on the version-checked checkpoints, deterministic eventIds and
+        idempotent delivery; the lease only keeps two overlapping polls from doing the
+        same work twice. It is conditioned on the last poll's work counter as this poll
+        read it, so a poll whose cursors are already stale (another poll worked since
+        they were read) stops here without sending anything."""
+        if self.owner is not None:
+            return
+        owner = self.deps.new_owner()
+        at = self.now().timestamp()
+        refused = self.deps.state.take_lease(
+            self.instance.instance_id,
+            owner=owner,
+            lease_until=at + self.remaining_ms() / 1000.0 + LEASE_MARGIN_S,
+            now=at,
+            work_seq=self.view.last.work_seq,
+        )
+        if refused is not None:
+            raise _Stop("skipped", refused)
+        self.owner = owner
 
     def execute(self) -> PollResult:
         inst = self.instance
@@ -241,11 +360,7 @@ class _Run:
         with self.deps.connector.open(configuration, deadline=deadline) as session:
             self.session = session
             try:
-                # The store's clock bounds the read: a record stamped later than this (a
-                # write during the poll, or a bad date) waits for the next poll instead of
-                # pushing the cursor past records not yet visible.
-                self.upper = session.store_time()
-                cursors = self.deps.state.load_cursors(inst.instance_id)
+                cursors = self.view.cursors
                 status: PollStatus = "ok"
                 for plan in planning.resources:
                     if self.time_short():
@@ -295,7 +410,7 @@ class _Run:
             final = self._current
             result.requests += self.session.requests_made - before
             result.cursor = iso_utc(final.cursor) if final.cursor else None
-        if final.cursor is not None:
+        if final.cursor is not None and self._upper is not None:
             self.lags.append(max((self.upper - final.cursor).total_seconds(), 0.0))
         return result
 
@@ -432,6 +547,7 @@ class _Run:
         return self._checkpoint(advanced, state, result)
 
     def _checkpoint(self, new: CursorState, old: CursorState, result: ResourceResult) -> CursorState:
+        self._begin_work()
         stats = {
             "lastPollStart": iso_utc(self.started),
             "lastPollEnd": iso_utc(self.now()),
@@ -450,6 +566,7 @@ class _Run:
     def _message(
         self, object_type: str, oid: str, changed_at: datetime, kind: EventType, record: dict[str, Any]
     ) -> str:
+        self._begin_work()
         inst = self.instance
         body = dump_body(
             build_callback_body(

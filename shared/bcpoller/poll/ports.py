@@ -32,7 +32,10 @@ class StoreSession(Protocol):
 
     requests_made: int
 
-    def store_time(self) -> datetime: ...
+    def store_time(self) -> datetime:
+        """The store's clock: the ``Date`` of the latest response when there is one (no
+        extra request), otherwise the store's ``/v2/time``."""
+        ...
 
     def iter_pages(self, request: Any, *, page_size: int = 250) -> Iterator[PageLike]: ...
 
@@ -51,11 +54,27 @@ class StoreConnector(Protocol):
 
 
 @dataclass(frozen=True)
-class LeaseOutcome:
-    """The instance when the lease was taken; otherwise why the poll is skipped."""
+class LastPoll:
+    """The instance's last-poll item as read: what status shows, and the work lease.
+
+    ``report`` is the last poll written (``{start, end, status, reason, resources}``);
+    ``work_seq`` counts the polls that did work (took the lease) and is what a lease or
+    a report is conditioned on, so a poll whose view is older than another poll's work
+    neither works nor reports."""
+
+    report: dict[str, Any] | None = None
+    work_seq: int = 0
+    lease_until: float | None = None
+
+
+@dataclass(frozen=True)
+class PollView:
+    """Everything a poll reads from the table, in one request: the instance (None when
+    it is gone), its cursors and its last poll."""
 
     instance: StoredInstance | None
-    skip_reason: str | None = None
+    cursors: dict[str, CursorState] = field(default_factory=dict)
+    last: LastPoll = field(default_factory=LastPoll)
 
 
 class CursorConflict(RuntimeError):
@@ -63,11 +82,17 @@ class CursorConflict(RuntimeError):
 
 
 class PollStateStore(Protocol):
-    """The poller's items in the table: lease (on META), cursors, oversize bodies."""
+    """The poller's items in the table: the instance, its cursors and last poll (read
+    together), the work lease, oversize bodies."""
 
-    def acquire(self, instance_id: str, *, owner: str, lease_until: float, now: float) -> LeaseOutcome: ...
+    def load(self, instance_id: str) -> PollView: ...
 
-    def load_cursors(self, instance_id: str) -> dict[str, CursorState]: ...
+    def take_lease(
+        self, instance_id: str, *, owner: str, lease_until: float, now: float, work_seq: int
+    ) -> str | None:
+        """Take the work lease if nobody holds it and no poll took it since ``work_seq``
+        was read; None when taken, otherwise why not."""
+        ...
 
     def checkpoint(
         self, instance_id: str, state: CursorState, *, expected_version: int, stats: dict[str, Any]
@@ -78,9 +103,19 @@ class PollStateStore(Protocol):
 
     def put_blob(self, instance_id: str, event_id: str, compressed_body: bytes, *, ttl: int) -> None: ...
 
-    def release(
-        self, instance_id: str, *, owner: str, last_poll: dict[str, Any], auth_error: str | None = None
-    ) -> None: ...
+    def release(self, instance_id: str, *, owner: str, report: dict[str, Any]) -> None:
+        """Write the poll's report and give the lease back (if this poll still holds it)."""
+        ...
+
+    def record(self, instance_id: str, *, report: dict[str, Any], work_seq: int, now: float) -> None:
+        """Write a lease-less poll's report, unless a poll took the lease since ``work_seq``
+        was read or holds it now (its own report is the newer one)."""
+        ...
+
+    def mark_auth_failed(self, instance_id: str, *, error: str, version: int) -> None:
+        """Stop polling until the credentials change, unless the instance changed since
+        ``version`` was read (new credentials must not be marked with the old ones' error)."""
+        ...
 
 
 class QueueSendError(RuntimeError):
@@ -117,6 +152,9 @@ class PollDeps:
     metrics: MetricsSink = field(default_factory=_NoMetrics)
     monotonic: Callable[[], float] = time.monotonic
     new_owner: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    # A quiet poll whose outcome matches the stored one writes nothing; it still rewrites
+    # the report once it is this old, so status shows polling is alive.
+    heartbeat_s: float = 900.0
     blob_ttl_days: int = 7
     # SQS's limit (256 KiB) minus room for the batch framing; bigger messages go to a BLOB item.
     max_message_bytes: int = 250_000

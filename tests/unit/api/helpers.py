@@ -156,9 +156,13 @@ class FakeReplayer:
 class FakeCursors:
     def __init__(self) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.reports: dict[str, dict[str, Any]] = {}
 
     def cursors(self, instance_id: str) -> list[dict[str, Any]]:
         return self.rows.get(instance_id, [])
+
+    def last_poll(self, instance_id: str) -> dict[str, Any] | None:
+        return self.reports.get(instance_id)
 
 
 class FakeSecrets:

@@ -324,3 +324,44 @@ def test_check_credentials_reads_the_clock_and_one_order() -> None:
 def test_page_size_is_bounded() -> None:
     with make(lambda r: pytest.fail("no request")) as client, pytest.raises(ValueError, match="page_size"):
         list(client.iter_pages(request("orders"), page_size=251))
+
+
+def test_store_time_comes_from_the_last_page_date_without_asking_v2_time() -> None:
+    paths: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        paths.append(req.url.path)
+        if req.url.path.endswith("/v2/time"):
+            return httpx.Response(200, json={"time": 1772366400})
+        return httpx.Response(
+            200, json=v3_page([1], 1, 1, 250), headers={"Date": "Sun, 01 Mar 2026 12:05:07 GMT"}
+        )
+
+    with make(handler) as client:
+        list(client.iter_pages(request("products")))
+        when = client.store_time()
+    assert when == datetime(2026, 3, 1, 12, 5, 7, tzinfo=UTC)
+    assert not any(p.endswith("/v2/time") for p in paths) and client.requests_made == 1
+
+
+def test_store_time_asks_v2_time_when_no_response_carried_a_date() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/v2/time"):
+            return httpx.Response(200, json={"time": 1772366400})
+        return httpx.Response(200, json=v3_page([1], 1, 1, 250))  # no Date header
+
+    with make(handler) as client:
+        list(client.iter_pages(request("products")))
+        when = client.store_time()
+    assert when == datetime(2026, 3, 1, 12, 0, tzinfo=UTC) and client.requests_made == 2
+
+
+def test_one_tls_context_per_process() -> None:
+    # Building a verifying context loads the CA bundle (~25 ms): never once per poll.
+    first, second = BigCommerceClient(TOKEN), BigCommerceClient(TOKEN)
+    try:
+        contexts = [c._http._transport._pool._ssl_context for c in (first, second)]  # type: ignore[attr-defined]
+        assert contexts[0] is contexts[1] is client_module.tls_context()
+    finally:
+        first.close()
+        second.close()

@@ -15,7 +15,7 @@ from bcpoller.connector.errors import AuthenticationError, StoreError
 from bcpoller.instances import StoredInstance
 from bcpoller.poll.cursor import CursorState
 from bcpoller.poll.plan import Planning, ResourcePlan
-from bcpoller.poll.ports import CursorConflict, LeaseOutcome, PollDeps, QueueSendError
+from bcpoller.poll.ports import CursorConflict, LastPoll, PollDeps, PollView, QueueSendError
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -86,6 +86,7 @@ class FakeSession:
         self.store = store
         self.requests_made = 0
         self.skew = skew
+        self.date: datetime | None = None
 
     def __enter__(self) -> FakeSession:
         return self
@@ -96,6 +97,9 @@ class FakeSession:
         return None
 
     def store_time(self) -> datetime:
+        # Like the real client: the Date of the latest page, else one /v2/time request.
+        if self.date is not None:
+            return self.date
         self.requests_made += 1
         if self.store.auth_fails:
             raise AuthenticationError("invalid credentials", status=401, path="/v2/time")
@@ -104,6 +108,7 @@ class FakeSession:
     def iter_pages(self, request: Any, *, page_size: int = 250) -> Iterator[Page]:
         for page in self.store.pages(request, page_size):
             self.requests_made += 1
+            self.date = self.store.now.replace(microsecond=0)
             yield page
 
 
@@ -118,7 +123,8 @@ class FakeConnector:
 
 
 class FakeTable:
-    """Instance item with lease, cursor items with versions; asserts monotonic cursors."""
+    """Instance item, versioned cursor items, and the last-poll item with its work lease
+    and work counter; asserts monotonic cursors."""
 
     def __init__(self, instance: StoredInstance) -> None:
         self.instance: StoredInstance | None = instance
@@ -126,6 +132,9 @@ class FakeTable:
         self.cursor_stats: dict[str, dict[str, Any]] = {}
         self.blobs: dict[str, bytes] = {}
         self.last_poll: dict[str, Any] | None = None
+        self.lease_owner: str | None = None
+        self.lease_until: float | None = None
+        self.work_seq = 0
         self.calls: dict[str, int] = {}
         self.before_checkpoint: Callable[[CursorState], None] | None = None
         self.history: dict[str, list[datetime | None]] = {}
@@ -133,38 +142,44 @@ class FakeTable:
     def _count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
 
-    def acquire(self, instance_id: str, *, owner: str, lease_until: float, now: float) -> LeaseOutcome:
-        self._count("acquire")
-        inst = self.instance
-        if inst is None or inst.instance_id != instance_id:
-            return LeaseOutcome(None, "instance not found (deleted)")
-        if not inst.events_enabled:
-            return LeaseOutcome(None, "events are disabled for this instance")
-        if inst.auth_state == "failed":
-            return LeaseOutcome(None, "the store refused the credentials")
-        if inst.lease_until is not None and inst.lease_until >= now:
-            return LeaseOutcome(None, "another poll holds the lease")
-        self.instance = inst.model_copy(update={"lease_owner": owner, "lease_until": lease_until})
-        return LeaseOutcome(self.instance)
+    def writes(self) -> int:
+        return sum(n for name, n in self.calls.items() if name != "load")
 
-    def release(
-        self, instance_id: str, *, owner: str, last_poll: dict[str, Any], auth_error: str | None = None
-    ) -> None:
+    def load(self, instance_id: str) -> PollView:
+        self._count("load")
+        inst = self.instance if self.instance and self.instance.instance_id == instance_id else None
+        last = LastPoll(report=self.last_poll, work_seq=self.work_seq, lease_until=self.lease_until)
+        return PollView(instance=inst, cursors=dict(self.cursors), last=last)
+
+    def take_lease(
+        self, instance_id: str, *, owner: str, lease_until: float, now: float, work_seq: int
+    ) -> str | None:
+        self._count("take_lease")
+        if self.lease_until is not None and self.lease_until >= now:
+            return "another poll holds the lease"
+        if self.work_seq != work_seq:
+            return "another poll of this instance worked since this one read its cursors"
+        self.lease_owner, self.lease_until = owner, lease_until
+        return None
+
+    def release(self, instance_id: str, *, owner: str, report: dict[str, Any]) -> None:
         self._count("release")
-        assert self.instance is not None
-        update: dict[str, Any] = {}
-        if auth_error is not None:
-            update.update(auth_state="failed", auth_error=auth_error)
-        if self.instance.lease_owner == owner:
-            update.update(lease_owner=None, lease_until=None)
-            self.last_poll = last_poll
-        elif auth_error is None:
+        if self.lease_owner != owner:
             return
-        self.instance = self.instance.model_copy(update=update)
+        self.lease_owner = self.lease_until = None
+        self.work_seq += 1
+        self.last_poll = report
 
-    def load_cursors(self, instance_id: str) -> dict[str, CursorState]:
-        self._count("load_cursors")
-        return dict(self.cursors)
+    def record(self, instance_id: str, *, report: dict[str, Any], work_seq: int, now: float) -> None:
+        self._count("record")
+        if (self.lease_until is None or self.lease_until < now) and self.work_seq == work_seq:
+            self.last_poll = report
+
+    def mark_auth_failed(self, instance_id: str, *, error: str, version: int) -> None:
+        self._count("mark_auth_failed")
+        assert self.instance is not None
+        if self.instance.version == version:
+            self.instance = self.instance.model_copy(update={"auth_state": "failed", "auth_error": error})
 
     def checkpoint(
         self, instance_id: str, state: CursorState, *, expected_version: int, stats: dict[str, Any]

@@ -5,6 +5,7 @@ import zlib
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from bcpoller.messages import QueueMessage, event_id, iso_utc
@@ -66,19 +67,65 @@ def test_repeated_polls_emit_each_change_once_and_same_second_arrivals_later() -
     assert kinds[("2", iso_utc(T0 + timedelta(seconds=2)))] == "UPDATED"
 
 
-def test_quiet_poll_writes_only_lease_and_release() -> None:
+def test_quiet_poll_reads_once_and_writes_nothing() -> None:
     h = harness()
     h.store.create(1)
     h.poll()
+    reported = h.table.last_poll
     h.table.calls.clear()
     h.queue.calls = 0
 
     result = h.poll()
 
-    assert result.events_emitted == 0
-    assert h.table.calls == {"acquire": 1, "load_cursors": 1, "release": 1}
+    assert result.status == "ok" and result.events_emitted == 0
+    assert h.table.calls == {"load": 1}  # no lease, no report: nothing to say that status lacks
     assert h.queue.calls == 0
-    assert h.table.last_poll is not None and h.table.last_poll["resources"]["orders"]["recordsRead"] == 1
+    assert h.table.last_poll is reported and reported is not None
+    assert reported["resources"]["orders"]["eventsEmitted"] == 1
+
+
+def test_quiet_poll_reports_when_its_outcome_changes_or_the_heartbeat_is_due() -> None:
+    h = harness()
+    h.deps_overrides["heartbeat_s"] = 600
+    h.store.create(1)
+    h.poll()
+    first = h.table.last_poll
+    h.lambda_now = T0 + timedelta(seconds=599)
+    h.poll()
+    assert h.table.last_poll is first
+
+    h.lambda_now = T0 + timedelta(seconds=601)  # heartbeat: polling is alive
+    h.poll()
+    assert h.table.last_poll is not first and h.table.last_poll is not None
+    assert h.table.last_poll["start"] == iso_utc(h.lambda_now)
+    assert h.table.calls.get("take_lease", 0) == 1  # only the first poll worked
+
+    h.store.fail_on_request = h.store.requests + 1  # a new outcome: reported at once
+    h.lambda_now += timedelta(seconds=1)
+    assert h.poll().status == "partial"
+    assert h.table.last_poll["status"] == "partial"
+    assert "500" in (h.table.last_poll["resources"]["orders"]["lastError"] or "")
+
+
+def test_a_poll_whose_cursors_went_stale_sends_nothing() -> None:
+    """Two overlapping polls: the second reads the table before the first works; when the
+    first has checkpointed, the second's lease is refused before it sends anything."""
+    h = harness()
+    h.store.create(1)
+    inner: list[Any] = []
+
+    def first_page(number: int) -> None:
+        if not inner:
+            h.store.hook = None
+            inner.append(h.poll())  # the other poll runs whole while this one reads
+            h.store.hook = first_page
+
+    h.store.hook = first_page
+    outer = h.poll()
+    h.store.hook = None
+    assert inner[0].status == "ok" and inner[0].events_emitted == 1
+    assert outer.status == "skipped" and "worked since" in (outer.reason or "")
+    assert len(h.queue.messages) == 1
 
 
 def test_tie_of_more_than_a_page_in_one_second_is_read_whole() -> None:
@@ -223,15 +270,17 @@ def test_deleted_instance_is_skipped() -> None:
     assert h.poll().status == "skipped"
 
 
-def test_lease_held_by_another_poll_skips() -> None:
+def test_lease_is_taken_only_for_work_and_a_held_one_defers_the_work() -> None:
     h = harness()
-    assert h.table.instance is not None
-    h.table.instance = h.table.instance.model_copy(
-        update={"lease_owner": "other", "lease_until": T0.timestamp() + 60}
-    )
-    assert "lease" in (h.poll().reason or "")
+    h.table.lease_owner, h.table.lease_until = "other", T0.timestamp() + 60
+    assert h.poll().status == "ok"  # nothing to do: the lease is not needed
+    h.store.create(1)
+    held = h.poll()
+    assert held.status == "skipped" and "lease" in (held.reason or "")
+    assert h.queue.messages == []
     h.lambda_now = T0 + timedelta(seconds=61)  # expired: a crashed poll cannot block forever
     assert h.poll().status == "ok"
+    assert len(h.queue.messages) == 1 and h.table.lease_owner is None
 
 
 def test_running_out_of_time_stops_after_a_checkpoint_and_next_tick_continues() -> None:

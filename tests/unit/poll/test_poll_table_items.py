@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from bcpoller.adapters.poll_table import cursor_from_item, cursor_to_item, skip_reason
+from bcpoller.adapters.poll_table import cursor_from_item, cursor_to_item, lease_refusal
 from bcpoller.poll.cursor import CursorState
 from bcpoller.poll.events import EventError, parse_poll_event
 
@@ -22,7 +22,7 @@ def test_cursor_item_round_trip() -> None:
         snapshot={"5": "abc"},
     )
     item = cursor_to_item("i-1", state)
-    assert item["pk"] == "INST#i-1" and item["sk"] == "CURSOR#orders"
+    assert item["pk"] == "INST#i-1" and item["sk"] == "META#CURSOR#orders"
     assert item["cursor"] == "2026-01-01T12:00:00Z" and item["recent"][0] == "1|2026-01-01T12:00:00Z"
     assert cursor_from_item(item) == state
 
@@ -41,14 +41,13 @@ def test_a_burst_of_recent_pairs_is_compressed_and_restored() -> None:
 @pytest.mark.parametrize(
     ("item", "reason"),
     [
-        (None, "deleted"),
-        ({"eventsEnabled": False}, "disabled"),
-        ({"eventsEnabled": True, "authState": "failed"}, "credentials"),
-        ({"eventsEnabled": True, "leaseUntil": 2_000}, "lease"),
+        ({"leaseUntil": 2_000, "workSeq": 3}, "holds the lease"),
+        ({"leaseUntil": 500, "workSeq": 4}, "worked since"),
+        ({"workSeq": 4}, "worked since"),
     ],
 )
-def test_skip_reasons(item: dict | None, reason: str) -> None:
-    assert reason in skip_reason(item, now=1_000)
+def test_lease_refusals_say_why(item: dict, reason: str) -> None:
+    assert reason in lease_refusal(item, now=1_000, work_seq=3)
 
 
 def test_poll_event() -> None:
