@@ -51,6 +51,9 @@ class StoredInstance(BaseModel):
     callback_url: str | None = Field(None, alias="callbackUrl")
     resources: list[str] = Field(default_factory=list)
     notifications_disabled_reason: str | None = Field(None, alias="notificationsDisabledReason")
+    # Instances made by a BigCommerce app install (api/apps.py): "uninstalled" once the
+    # merchant removed the app (credentials erased, schedule gone, event log kept).
+    install_state: Literal["installed", "uninstalled"] | None = Field(None, alias="installState")
     version: int = 0
     lease_owner: str | None = Field(None, alias="leaseOwner")
     lease_until: float | None = Field(None, alias="leaseUntil")  # epoch seconds

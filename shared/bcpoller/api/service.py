@@ -278,6 +278,8 @@ class InstanceService:
     def set_events(self, principal: Principal, instance_id: str, enabled: bool) -> EventsSwitch:
         principal.require_org()
         instance = visible_instance(principal, self.instances, instance_id)
+        if enabled and instance.install_state == "uninstalled":
+            raise Conflict("the BigCommerce app was uninstalled from this store; install it again to poll it")
         if enabled and not instance.callback_url:
             raise BadRequest(
                 "events cannot be enabled without a callback URL",
@@ -456,6 +458,7 @@ class InstanceService:
             notificationsDisabledReason=instance.notifications_disabled_reason,
             refreshInterval=instance.refresh_minutes,
             resources=instance.resources,
+            installState=instance.install_state,
         )
 
 
