@@ -45,6 +45,20 @@ def _with(*parts: dict[int, Any]) -> Any:
     return merged
 
 
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+# Every callback answers a page (BigCommerce shows it), refusals included.
+_CALLBACK_REFUSALS = {
+    400: _html("Incomplete request or a replayed install code"),
+    401: _html("signed_payload_jwt refused (forged, expired, another app's, not BigCommerce's)"),
+    404: _html("No app at this URL, or the store has not installed it"),
+    409: _html("The store uninstalled the app (or is being installed meanwhile)"),
+    422: _err("A query parameter is too long"),
+}
+
+
 def public_base_url(app: APIGatewayHttpResolver) -> str:
     """The API's own base URL as the caller reached it (custom domain, stage prefix)."""
     event = app.current_event
@@ -117,14 +131,14 @@ def register_app_routes(
     @app.get(
         "/apps/<app_id>/auth",
         summary="Auth callback: BigCommerce calls it when a merchant installs the app",
-        responses={200: {"description": "An HTML page shown in the control panel"}},
+        responses=_with({200: _html("The page shown in the control panel")}, _CALLBACK_REFUSALS),
         tags=["app callbacks"],
         security=[],  # BigCommerce calls these without credentials
     )
     def auth_callback(
         app_id: AppIdParam,
-        code: Annotated[str | None, Query(max_length=2048)] = None,
-        scope: Annotated[str | None, Query(max_length=4096)] = None,
+        code: Annotated[str | None, Query(max_length=1024)] = None,
+        scope: Annotated[str | None, Query(max_length=2048)] = None,
         context: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response[str]:
         try:
@@ -163,12 +177,14 @@ def register_app_routes(
     @app.get(
         "/apps/<app_id>/load",
         summary="Load callback: opens the store's instance page with a short-lived session",
-        responses={302: {"description": "To the web page, signed in for that store's instance"}},
+        responses=_with(
+            {302: {"description": "To the web page, signed in for that store's instance"}}, _CALLBACK_REFUSALS
+        ),
         tags=["app callbacks"],
         security=[],  # BigCommerce calls these without credentials
     )
     def load_callback(
-        app_id: AppIdParam, signed_payload_jwt: Annotated[str | None, Query(max_length=8192)] = None
+        app_id: AppIdParam, signed_payload_jwt: Annotated[str | None, Query(max_length=4096)] = None
     ) -> Response[str]:
         try:
             result = svc().load(app_id, signed_payload_jwt)
@@ -182,12 +198,12 @@ def register_app_routes(
     @app.get(
         "/apps/<app_id>/uninstall",
         summary="Uninstall callback: stop polling, erase the store credentials, keep the event log",
-        responses={200: {"description": "Uninstalled"}},
+        responses=_with({200: _html("Uninstalled")}, _CALLBACK_REFUSALS),
         tags=["app callbacks"],
         security=[],  # BigCommerce calls these without credentials
     )
     def uninstall_callback(
-        app_id: AppIdParam, signed_payload_jwt: Annotated[str | None, Query(max_length=8192)] = None
+        app_id: AppIdParam, signed_payload_jwt: Annotated[str | None, Query(max_length=4096)] = None
     ) -> Response[str]:
         try:
             done = svc().uninstall(app_id, signed_payload_jwt)
@@ -200,12 +216,12 @@ def register_app_routes(
     @app.get(
         "/apps/<app_id>/remove_user",
         summary="Remove-user callback: a store user lost access to the app",
-        responses={200: {"description": "Noted"}},
+        responses=_with({200: _html("Noted")}, _CALLBACK_REFUSALS),
         tags=["app callbacks"],
         security=[],  # BigCommerce calls these without credentials
     )
     def remove_user_callback(
-        app_id: AppIdParam, signed_payload_jwt: Annotated[str | None, Query(max_length=8192)] = None
+        app_id: AppIdParam, signed_payload_jwt: Annotated[str | None, Query(max_length=4096)] = None
     ) -> Response[str]:
         try:
             store_hash = svc().remove_user(app_id, signed_payload_jwt)
