@@ -242,6 +242,13 @@ class InstanceService:
         facts = self._validate(raw)
         credentials_changed = any(merged.get(k) != current.get(k) for k in CREDENTIAL_KEYS)
         merged = self._install_oauth(merged)
+        if (
+            instance.install_state == "uninstalled"
+            and facts.events_enabled
+            and not merged.get("oauth.access.token")
+        ):
+            # Its store credentials were erased at uninstall: only an install brings them back.
+            raise Conflict("the BigCommerce app was uninstalled from this store; install it again to poll it")
         if credentials_changed:
             self._check_store(merged)
 

@@ -438,6 +438,9 @@ def test_uninstall_stops_polling_erases_credentials_and_keeps_the_log(aw: AppWor
     # Neither the load callback nor the events switch brings it back; an install does.
     assert aw.call("GET", f"/apps/{app['appId']}/load", query={"signed_payload_jwt": aw.jwt()})[0] == 409
     assert aw.call("PUT", f"/instances/{instance_id}/events/enabled", headers=ORG)[0] == 409
+    turn_on = {"configuration": {"event.notification.enabled": True}}
+    assert aw.call("PATCH", f"/instances/{instance_id}", body=turn_on, headers=ORG)[0] == 409
+    assert aw.world.schedules.schedules == {}
     status, page = aw.install(app["appId"], code="code-2")
     assert status == 200, page
     again = aw.world.instances.items[instance_id]
