@@ -7,20 +7,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
 
 import jwt
 import pytest
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 from bcpoller.api.apps import AppService, RegisteredApp, StoreInstall, crypto_context
 from bcpoller.api.auth import Authenticator
 from bcpoller.api.routes import ApiContext, build_app
 from bcpoller.api.service import OAuthToken, StoreCheckFailed
 from bcpoller.api.signed_payload import SignedPayloadError, verify_signed_payload
 
-from tests.unit.api.helpers import FakeStore, World, call
+from tests.conftest import load_event
+from tests.unit.api.helpers import Ctx, FakeStore, World, call
 
 ORG = {"Authorization": "User ua, Organization oa"}
 CLIENT_ID = "app-client-id"
@@ -456,3 +458,25 @@ def test_an_install_of_a_deleted_instance_starts_over(aw: AppWorld) -> None:
     assert status == 200
     (install,) = aw.store.installs.values()
     assert install.instance_id != instance_id and install.instance_id in aw.world.instances.items
+
+
+def test_the_sample_auth_callback_event_installs(aw: AppWorld) -> None:
+    """events/api_app_auth_callback.json is what BigCommerce's install sends (sam local invoke -e)."""
+    event = load_event("api_app_auth_callback.json")
+    APIGatewayProxyEventV2Model.model_validate(event)
+    app_id = event["rawPath"].split("/")[2]
+    registered = aw.register()
+    aw.store.apps[app_id] = replace(aw.store.apps[registered["appId"]], app_id=app_id)
+    # The sample's secret was encrypted under the registered id: re-encrypt it under the sample's.
+    secret = aw.world.crypto.decrypt(aw.store.apps[app_id].secrets, crypto_context(registered["appId"]))
+    aw.store.apps[app_id] = replace(
+        aw.store.apps[app_id], secrets=aw.world.crypto.encrypt(secret, crypto_context(app_id))
+    )
+    result = aw.app.resolve(event, Ctx())
+    assert result["statusCode"] == 200, result["body"]
+    assert "App installed" in result["body"] and "Store abc123 is connected" in result["body"]
+    (install,) = aw.store.installs.values()
+    instance = aw.world.instances.items[install.instance_id]
+    assert instance.configuration["oauth.callback.url"] == (
+        f"https://{event['headers']['host']}/apps/{app_id}/auth"
+    )
