@@ -169,7 +169,7 @@ def test_replayed_codes_are_refused_with_clear_errors(
     assert status == 400 and "the code was already used" in page
 
 
-def test_load_gives_a_session_for_that_store_only_and_bad_jwts_are_refused(
+def test_load_gives_a_session_for_that_store_only_and_every_callback_refuses_bad_jwts(
     installed: tuple[Caller, dict[str, str], dict[str, Any], str],
     store: SimulatedStore,
     stack: StackResources,
@@ -182,11 +182,16 @@ def test_load_gives_a_session_for_that_store_only_and_bad_jwts_are_refused(
         "wrong audience": (signed(store, aud="someone-elses-app"), 401, "another app"),
         "wrong store": (signed(store, sub="stores/not-mine"), 404, "has not installed this app"),
     }
-    for case, (token, expected, words) in refused.items():
-        status, page, headers = call("GET", load, query={"signed_payload_jwt": token})
-        assert (status, words in page) == (expected, True), (case, page)
-        assert "Location" not in headers
+    for callback in ("load", "uninstall", "remove_user"):
+        for case, (token, expected, words) in refused.items():
+            if (callback, case) == ("remove_user", "wrong store"):
+                continue  # remove-user acknowledges any store's verified payload
+            path = f"/apps/{app['appId']}/{callback}"
+            status, page, headers = call("GET", path, query={"signed_payload_jwt": token})
+            assert (status, words in page) == (expected, True), (callback, case, page)
+            assert "Location" not in headers
     assert sessions(stack) == []
+    assert schedule(stack, instance_id) is not None  # no refused uninstall stopped polling
 
     query = control_panel(store, "load", f"https://api.example.test{load}")
     status, _, headers = call("GET", load, query=query)
