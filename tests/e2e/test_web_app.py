@@ -108,6 +108,7 @@ def test_install_from_bigcommerce_events_load_and_uninstall(
         stored = web.evaluate("() => sessionStorage.getItem('bcpoller.session')")
         assert '"store"' in stored and secrets_from(web_stack["authorization"])[1] not in stored
         expect(web.get_by_role("button", name="Poll now")).to_have_count(0)
+        expect(web.get_by_role("button", name="Replay failed")).to_be_hidden()
         expect(web.get_by_role("link", name="Instances", exact=True)).to_be_hidden()
         expect(web.locator("table.events tbody tr[data-status='delivered']").first).to_be_visible(
             timeout=EVENT_TIMEOUT_MS

@@ -1126,7 +1126,8 @@
       limit.wrap,
       h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply filters")),
     );
-    const replayButton = h("button", { type: "button" }, "Replay failed");
+    // A store user's session reads only: no replay or retry (the API would refuse them).
+    const replayButton = h("button", { type: "button", hidden: Boolean(storeSession()) }, "Replay failed");
     const body = h("tbody", {});
     const table = h(
       "table",
@@ -1230,7 +1231,7 @@
       };
       toggle.addEventListener("click", () => show(toggle.getAttribute("aria-expanded") !== "true"));
       const actions = h("td", { "data-label": "Actions", class: "row-actions" }, toggle);
-      if (event.status === "failed") {
+      if (event.status === "failed" && !storeSession()) {
         const retry = h(
           "button",
           { type: "button", class: "small", "aria-label": `Retry event ${id}`, dataset: { action: "retry" } },
