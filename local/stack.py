@@ -345,6 +345,9 @@ class Stack:
             store_token=store.token if store else None,
             store_username=store.username if store else None,
             store_password=store.password if store else None,
+            # The simulated store's OAuth app, for registering the BigCommerce app locally.
+            store_client_id=store.client_id if store else None,
+            store_client_secret=store.client_secret if store else None,
             authorization=authorization,
             runtime_pid=self.runtime.pid if self.runtime else None,
             runtime_control=f"http://{self.o.host}:{self.control_port}",

@@ -32,17 +32,20 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 @cache
 def context() -> ApiContext:
     """Wire the adapters once per warm container (tests reset it with context.cache_clear)."""
+    from bcpoller.adapters.app_table import AppTable
     from bcpoller.adapters.delivery_runtime import DeliveryRuntime
     from bcpoller.adapters.store_gateway import StoreGateway
+    from bcpoller.api.apps import AppService
 
     settings = get_settings()
     # The event log and replay are the delivery function's: the same wiring, no drift.
     delivery = DeliveryRuntime(settings)
     table = aws.table(settings.table_name)
     instances = InstanceTable(table)
+    crypto = KmsCrypto(aws.client("kms"), settings.kms_key_id)
     service = InstanceService(
         instances=instances,
-        crypto=KmsCrypto(aws.client("kms"), settings.kms_key_id),
+        crypto=crypto,
         schedules=Schedules(
             aws.client("scheduler"),
             group_name=settings.schedule_group_name,
@@ -62,8 +65,18 @@ def context() -> ApiContext:
         default_refresh_minutes=settings.default_refresh_minutes,
         allow_loopback=settings.local_mode,
     )
+    apps = AppService(
+        apps=AppTable(table),
+        instances=service,
+        crypto=crypto,
+        catalog=catalog_entries,
+        allow_loopback=settings.local_mode,
+    )
     return ApiContext(
-        service=service, auth=Authenticator(AuthTable(table), instances), catalog=catalog_entries
+        service=service,
+        auth=Authenticator(AuthTable(table), instances),
+        catalog=catalog_entries,
+        apps=apps,
     )
 
 

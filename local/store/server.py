@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local.store import control_panel
 from local.store.data import FIRST_ID, RESOURCES, ResourceSpec, generate, render, seeded_dates
 
 MAX_LIMIT = 250
@@ -103,7 +104,8 @@ class SimulatedStore:
         username: str = "admin",
         password: str = "sim-password",
         client_id: str = "sim-client-id",
-        client_secret: str = "sim-client-secret",
+        # As long as a real app's secret: PyJWT warns about HMAC keys under 32 bytes.
+        client_secret: str = "sim-client-secret-5f0c2a9e41b87d3c6e1f0a2b9c8d7e6f",
         records_per_resource: int = 25,
         quota: int = DEFAULT_QUOTA,
         window_ms: int = DEFAULT_WINDOW_MS,
@@ -634,7 +636,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not match:
             raise ApiError(404, f"no admin route {path}")
         resource, tail = match.group("resource"), match.group("tail")
-        if resource == "reset" and method == "POST":
+        if resource in control_panel.CONTROL_PANEL_ROUTES and tail is None:
+            body = self._body() if method == "POST" else {}
+            try:
+                status, answer, headers = control_panel.handle(store, method, resource, query, body)
+            except control_panel.ControlPanelError as exc:
+                raise ApiError(422, str(exc)) from None
+            self._send(status, answer, headers)
+        elif resource == "reset" and method == "POST":
             store.reset()
             self._send(200, {"reset": True})
         elif resource == "faults" and method == "POST":

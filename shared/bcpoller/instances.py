@@ -50,6 +50,9 @@ class StoredInstance(BaseModel):
     callback_url: str | None = Field(None, alias="callbackUrl")
     resources: list[str] = Field(default_factory=list)
     notifications_disabled_reason: str | None = Field(None, alias="notificationsDisabledReason")
+    # Instances made by a BigCommerce app install (api/apps.py): "uninstalled" once the
+    # merchant removed the app (credentials erased, schedule gone, event log kept).
+    install_state: Literal["installed", "uninstalled"] | None = Field(None, alias="installState")
     version: int = 0
     # The poller's lease and last poll live in their own small item (keys.POLL_STATUS),
     # so a poll never rewrites this one (nor its copy in gsi1).

@@ -71,3 +71,25 @@ def secret_pk(secret_hash: str) -> str:
 
 
 IDEMPOTENCY_PK = "IDEMPOTENCY#delivery"
+
+
+# A BigCommerce app (api/apps.py, adapters/app_table.py):
+# | app | APP#{appId} | APP | orgId, clientId, secrets (KMS), callbackUrl, resources, refreshMinutes |
+# | the organization's app | ORG#{orgId} | APP | appId |
+# | a store's install | APP#{appId} | STORE#{storeHash} | instanceId, status, installedAt, uninstalledAt |
+# | a used install code | APP#{appId} | CODE#{sha256 hex} | ttl |
+# | a load session | SECRET#{sha256 hex} | SECRET | kind "session", orgId, instanceId, expiresAt, ttl |
+APP_SK = "APP"
+STORE_PREFIX = "STORE#"
+
+
+def app_pk(app_id: str) -> str:
+    return f"APP#{app_id}"
+
+
+def store_install_sk(store_hash: str) -> str:
+    return f"{STORE_PREFIX}{store_hash}"
+
+
+def install_code_sk(code_hash: str) -> str:
+    return f"CODE#{code_hash}"

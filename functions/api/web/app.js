@@ -77,6 +77,7 @@
     get() {
       try {
         const value = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+        if (value && value.store && value.instanceId) return value; // a store user's session (app load)
         return value && value.user && value.org ? value : null;
       } catch {
         return null;
@@ -86,10 +87,17 @@
       // Session storage only: the secrets die with the tab and never enter a URL.
       sessionStorage.setItem(SESSION_KEY, JSON.stringify({ user, org }));
     },
+    /** The short-lived session the BigCommerce app's load callback gives a store user:
+     * it reaches that store's instance only. */
+    setStore(token, instanceId) {
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify({ store: token, instanceId }));
+    },
     clear() {
       sessionStorage.removeItem(SESSION_KEY);
     },
   };
+
+  const storeSession = () => session.get()?.store ? session.get() : null;
 
   class ApiError extends Error {
     constructor(status, body) {
@@ -101,7 +109,8 @@
 
   async function api(method, path, body, credentials = session.get()) {
     const headers = { Accept: "application/json" };
-    if (credentials) headers.Authorization = `User ${credentials.user}, Organization ${credentials.org}`;
+    if (credentials?.store) headers.Authorization = `Session ${credentials.store}`;
+    else if (credentials) headers.Authorization = `User ${credentials.user}, Organization ${credentials.org}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
@@ -127,9 +136,11 @@
       const error = new ApiError(response.status, data);
       const current = session.get();
       // Only the stored secrets' own refusal ends the session (not a sign-in attempt's).
-      if (response.status === 401 && current && credentials && current.user === credentials.user && current.org === credentials.org) {
+      if (response.status === 401 && current && credentials && current.user === credentials.user && current.org === credentials.org && current.store === credentials.store) {
         session.clear();
-        signInMessage = "Your session was not accepted; please sign in again.";
+        signInMessage = current.store
+          ? "Your store session has ended; open the app again from the BigCommerce control panel."
+          : "Your session was not accepted; please sign in again.";
         window.location.hash = "#/signin";
       }
       throw error;
@@ -179,6 +190,7 @@
   }
 
   const routes = [
+    [/^#\/app$/, () => viewApp()],
     [/^#\/new$/, () => viewForm(null)],
     [/^#\/instances\/([^/]+)\/edit$/, (id) => viewForm(decodeURIComponent(id))],
     [/^#\/instances\/([^/]+)$/, (id) => viewInstance(decodeURIComponent(id))],
@@ -189,8 +201,22 @@
     stopTimers();
     const current = ++generation;
     const hash = window.location.hash;
+    // The app's load callback lands here with a store session in the fragment: keep it in
+    // this tab only and take it out of the address bar and the history at once.
+    const landing = hash.match(/^#\/session\/([^/]+)\/([^/]+)$/);
+    if (landing) {
+      session.setStore(decodeURIComponent(landing[2]), decodeURIComponent(landing[1]));
+      window.location.replace(`#/instances/${landing[1]}`);
+      return;
+    }
+    const store = storeSession();
+    if (store && hash !== `#/instances/${encodeURIComponent(store.instanceId)}`) {
+      window.location.replace(`#/instances/${encodeURIComponent(store.instanceId)}`);
+      return;
+    }
     const signedIn = Boolean(session.get());
     nav.hidden = !signedIn;
+    for (const link of nav.querySelectorAll("[data-org-only]")) link.hidden = Boolean(store);
     if (!signedIn || hash === "#/signin") {
       if (signedIn) {
         window.location.hash = "#/";
@@ -597,8 +623,10 @@
       hint: "Comma separated.",
     });
 
-    const legacy = Boolean(config["username"] || (config["store.url"] && !config["store.hash"]));
-    const modeToken = h("input", { type: "radio", name: "auth-mode", id: uid("mode-token"), value: "token", checked: !legacy });
+    const oauthApp = Boolean(config["oauth.api.key"]);
+    const legacy = !oauthApp && Boolean(config["username"] || (config["store.url"] && !config["store.hash"]));
+    const modeToken = h("input", { type: "radio", name: "auth-mode", id: uid("mode-token"), value: "token", checked: !legacy && !oauthApp });
+    const modeOauth = h("input", { type: "radio", name: "auth-mode", id: uid("mode-oauth"), value: "oauth", checked: oauthApp });
     const modeLegacy = h("input", { type: "radio", name: "auth-mode", id: uid("mode-legacy"), value: "legacy", checked: legacy });
     const storeHash = field({
       label: "Store hash",
@@ -641,12 +669,15 @@
     });
     const tokenGroup = h("div", { class: "cred-group" }, storeHash.wrap, accessToken.wrap);
     const legacyGroup = h("div", { class: "cred-group" }, storeUrl.wrap, username.wrap, password.wrap);
+    const oauthGroup = oauthAppNote(editing, config);
     const syncMode = () => {
-      tokenGroup.hidden = modeLegacy.checked;
+      tokenGroup.hidden = !modeToken.checked;
       legacyGroup.hidden = !modeLegacy.checked;
+      oauthGroup.hidden = !modeOauth.checked;
     };
     modeToken.addEventListener("change", syncMode);
     modeLegacy.addEventListener("change", syncMode);
+    modeOauth.addEventListener("change", syncMode);
     syncMode();
     const credentials = h(
       "fieldset",
@@ -657,9 +688,11 @@
         { class: "radios" },
         h("span", {}, modeToken, h("label", { for: modeToken.id }, "API account (token)")),
         h("span", {}, modeLegacy, h("label", { for: modeLegacy.id }, "Legacy API account (basic auth)")),
+        h("span", {}, modeOauth, h("label", { for: modeOauth.id }, "OAuth app")),
       ),
       tokenGroup,
       legacyGroup,
+      oauthGroup,
     );
 
     const enabled = field({
@@ -730,11 +763,18 @@
 
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      if (modeOauth.checked && !editing) {
+        // An OAuth app's instances are made by each store's install, not by this form.
+        window.location.hash = "#/app";
+        return;
+      }
       const configuration = {};
       const put = (key, value) => {
         if (value !== "" && value !== undefined) configuration[key] = value;
       };
-      if (modeLegacy.checked) {
+      if (modeOauth.checked) {
+        // The install's credentials stay as they are.
+      } else if (modeLegacy.checked) {
         put("store.url", storeUrl.input.value.trim());
         put("username", username.input.value.trim());
         put("password", password.input.value);
@@ -742,7 +782,7 @@
         put("store.hash", storeHash.input.value.trim());
         put("access.token", accessToken.input.value.trim());
       }
-      if (editing) {
+      if (editing && !modeOauth.checked) {
         // Switching credential kind: PATCH removes a key given as null.
         const unused = modeLegacy.checked ? ["store.hash", "access.token"] : ["store.url", "username", "password"];
         for (const key of unused) if (key in config) configuration[key] = null;
@@ -927,15 +967,18 @@
       h(
         "div",
         { class: "page-head" },
-        h("div", {}, h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Instances"), " / "), h("h1", {}, name)),
-        h(
-          "div",
-          { class: "toolbar", role: "group", "aria-label": "Instance actions" },
-          h("span", { class: "switch" }, eventsSwitch, h("label", { for: eventsSwitch.id }, "Events")),
-          pollButton,
-          h("a", { class: "button", href: `#/${path}/edit` }, "Edit"),
-          deleteButton,
-        ),
+        h("div", {}, storeSession() ? null : h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Instances"), " / "), h("h1", {}, name)),
+        // A store user's session (opened from the BigCommerce control panel) only reads.
+        storeSession()
+          ? null
+          : h(
+              "div",
+              { class: "toolbar", role: "group", "aria-label": "Instance actions" },
+              h("span", { class: "switch" }, eventsSwitch, h("label", { for: eventsSwitch.id }, "Events")),
+              pollButton,
+              h("a", { class: "button", href: `#/${path}/edit` }, "Edit"),
+              deleteButton,
+            ),
       ),
       h(
         "dl",
@@ -946,6 +989,7 @@
         fact("Refresh", refreshText(instance)),
         fact("Tags", (instance.tags || []).filter(Boolean).join(", ") || "—"),
         fact("Created", formatTime(instance.createdDate)),
+        instance.installState ? fact("BigCommerce app", installBadge(instance.installState)) : null,
         instance.notificationsDisabledReason ? fact("Notifications off", instance.notificationsDisabledReason) : null,
       ),
       h(
@@ -1088,7 +1132,8 @@
       limit.wrap,
       h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply filters")),
     );
-    const replayButton = h("button", { type: "button" }, "Replay failed");
+    // A store user's session reads only: no replay or retry (the API would refuse them).
+    const replayButton = h("button", { type: "button", hidden: Boolean(storeSession()) }, "Replay failed");
     const body = h("tbody", {});
     const table = h(
       "table",
@@ -1192,7 +1237,7 @@
       };
       toggle.addEventListener("click", () => show(toggle.getAttribute("aria-expanded") !== "true"));
       const actions = h("td", { "data-label": "Actions", class: "row-actions" }, toggle);
-      if (event.status === "failed") {
+      if (event.status === "failed" && !storeSession()) {
         const retry = h(
           "button",
           { type: "button", class: "small", "aria-label": `Retry event ${id}`, dataset: { action: "retry" } },
@@ -1292,6 +1337,220 @@
             h("pre", {}, typeof body === "string" ? body : JSON.stringify(body, null, 2)),
           );
     return h("div", { class: "attempts" }, facts, table, shownBody);
+  }
+
+  // ---------------------------------------------------------------- BigCommerce app
+
+  function installBadge(state) {
+    return badge(state, state === "installed" ? "ok" : "bad");
+  }
+
+  /** The create form's "OAuth app" choice: stores install the app from their control panel. */
+  function oauthAppNote(editing, config) {
+    if (editing) {
+      return h(
+        "div",
+        { class: "cred-group oauth-note" },
+        h("p", {}, `Installed from BigCommerce (store ${config["store.hash"] || "?"}): the credentials come from the install and stay as they are.`),
+      );
+    }
+    return h(
+      "div",
+      { class: "cred-group oauth-note" },
+      h(
+        "p",
+        {},
+        "Merchants install your BigCommerce app from their control panel; each install creates its store's instance. Register the app once and paste its callback URLs into BigCommerce's Developer Portal.",
+      ),
+      h("a", { class: "button", href: "#/app" }, "Set up the BigCommerce app"),
+    );
+  }
+
+  function copyRow(label, value) {
+    const out = h("code", { class: "url" }, value);
+    const copy = async () => {
+      try {
+        await navigator.clipboard.writeText(value);
+        toast(`${label} copied.`);
+      } catch {
+        window.getSelection().selectAllChildren(out);
+        toast("Selected: press Ctrl+C to copy.");
+      }
+    };
+    return h(
+      "div",
+      { class: "url-row", dataset: { url: label } },
+      h("dt", {}, label),
+      h("dd", {}, out, h("button", { type: "button", class: "small", "aria-label": `Copy ${label}`, onclick: copy }, "Copy")),
+    );
+  }
+
+  async function viewApp() {
+    const gen = generation;
+    const title = "BigCommerce app";
+    view(title, h("h1", {}, title), h("p", { class: "loading" }, "Loading…"));
+    let app = null;
+    let catalog = [];
+    try {
+      [catalog, app] = await Promise.all([
+        loadCatalog().catch((err) => {
+          toast(`The resource catalog did not load: ${err.message}`, "error");
+          return [];
+        }),
+        api("GET", "app").catch((err) => {
+          if (err.status === 404) return null; // not registered yet
+          throw err;
+        }),
+      ]);
+    } catch (err) {
+      if (!isCurrent(gen)) return;
+      view(title, h("h1", {}, title), h("p", { class: "form-error", role: "alert" }, err.message));
+      return;
+    }
+    if (!isCurrent(gen)) return;
+
+    const clientId = field({ label: "Client ID", name: "clientId", apiField: "clientId", value: app?.clientId ?? "", autocomplete: "off", required: true });
+    const clientSecret = field({
+      label: "Client secret",
+      name: "clientSecret",
+      type: "password",
+      apiField: "clientSecret",
+      hint: app ? "Leave blank to keep the current value." : "From the app's page in BigCommerce's Developer Portal.",
+      autocomplete: "off",
+    });
+    const callback = field({
+      label: "Callback URL for events",
+      name: "app-callback",
+      type: "url",
+      apiField: "callbackUrl",
+      value: app?.callbackUrl ?? "",
+      hint: "Where installed stores' events are POSTed (https). Without one, installs start with events off.",
+    });
+    const refresh = field({
+      label: "Refresh interval (minutes)",
+      name: "app-refresh",
+      type: "number",
+      apiField: "refreshInterval",
+      value: app?.refreshInterval ?? "",
+      hint: "Blank uses the default.",
+      min: 1,
+      step: 1,
+      inputmode: "numeric",
+    });
+    const chosen = new Set(app?.resources || ["orders"]);
+    const resources = h(
+      "fieldset",
+      { class: "resources", dataset: { field: "resources" } },
+      h("legend", {}, "Resources each install polls"),
+      catalog.map((entry) => {
+        const check = field({ label: entry.name, name: `app-resource-${entry.name}`, type: "checkbox", value: chosen.has(entry.name), hint: entry.description || undefined });
+        check.input.dataset.resource = entry.name;
+        return check.wrap;
+      }),
+      h("p", { class: "field-error" }),
+    );
+    const summary = h("div", { class: "error-summary", role: "alert", tabindex: "-1", hidden: true });
+    const submit = h("button", { type: "submit", class: "primary" }, app ? "Save app" : "Register app");
+    const form = h(
+      "form",
+      { class: "card app-form", novalidate: true, "aria-label": "App registration" },
+      summary,
+      h("fieldset", {}, h("legend", {}, "The app in BigCommerce's Developer Portal"), clientId.wrap, clientSecret.wrap),
+      h("fieldset", {}, h("legend", {}, "What each install gets"), callback.wrap, refresh.wrap),
+      resources,
+      h("div", { class: "actions" }, submit),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const picked = [...resources.querySelectorAll("input[data-resource]")].filter((c) => c.checked).map((c) => c.dataset.resource);
+      const local = [];
+      if (!clientId.input.value.trim()) local.push({ field: "clientId", problem: "is required" });
+      if (!app && !clientSecret.input.value) local.push({ field: "clientSecret", problem: "is required the first time" });
+      if (!picked.length) local.push({ field: "resources", problem: "tick at least one resource to poll" });
+      if (local.length) {
+        showErrors(form, summary, local);
+        return;
+      }
+      const minutes = refresh.input.value.trim();
+      const body = {
+        clientId: clientId.input.value.trim(),
+        callbackUrl: callback.input.value.trim(),
+        resources: picked,
+        refreshInterval: minutes === "" ? null : Number(minutes),
+      };
+      if (clientSecret.input.value) body.clientSecret = clientSecret.input.value;
+      await whileBusy(submit, async () => {
+        try {
+          await api("PUT", "app", body);
+          toast(app ? "App saved." : "App registered.");
+          route();
+        } catch (err) {
+          showErrors(form, summary, err.errors, err.message);
+        }
+      });
+    });
+
+    const sections = [];
+    if (app) {
+      sections.push(
+        h(
+          "section",
+          { "aria-labelledby": "urls-title" },
+          h("h2", { id: "urls-title" }, "Callback URLs"),
+          h("p", { class: "hint" }, "Paste these into the app's Technical tab in BigCommerce's Developer Portal."),
+          h(
+            "dl",
+            { class: "facts urls" },
+            copyRow("Auth callback URL", app.authCallbackUrl),
+            copyRow("Load callback URL", app.loadCallbackUrl),
+            copyRow("Uninstall callback URL", app.uninstallCallbackUrl),
+            copyRow("Remove user callback URL", app.removeUserCallbackUrl),
+          ),
+          h(
+            "p",
+            { class: "events-on-install" },
+            app.eventsOnInstall
+              ? `New installs start with events on, sent to ${app.callbackUrl}.`
+              : "New installs start with events off until a callback URL is set here (or on the instance).",
+          ),
+        ),
+      );
+      const stores = app.stores || [];
+      sections.push(
+        h(
+          "section",
+          { "aria-labelledby": "stores-title" },
+          h("h2", { id: "stores-title" }, "Installed stores"),
+          stores.length
+            ? h(
+                "div",
+                { class: "table-wrap" },
+                h(
+                  "table",
+                  { class: "grid stores", "aria-label": "Installed stores" },
+                  h("thead", {}, h("tr", {}, ["Store", "Status", "Installed", "Uninstalled", "Instance"].map((t) => h("th", { scope: "col" }, t)))),
+                  h(
+                    "tbody",
+                    {},
+                    stores.map((s) =>
+                      h(
+                        "tr",
+                        { dataset: { storeHash: s.storeHash } },
+                        h("th", { scope: "row", "data-label": "Store" }, s.storeHash),
+                        h("td", { "data-label": "Status", class: "status" }, installBadge(s.status)),
+                        h("td", { "data-label": "Installed" }, formatTime(s.installedAt)),
+                        h("td", { "data-label": "Uninstalled" }, formatTime(s.uninstalledAt)),
+                        h("td", { "data-label": "Instance" }, h("a", { href: `#/instances/${encodeURIComponent(s.instanceId)}` }, "Open")),
+                      ),
+                    ),
+                  ),
+                ),
+              )
+            : h("p", { class: "empty" }, "No store has installed the app yet."),
+        ),
+      );
+    }
+    view(title, h("h1", {}, title), form, sections);
   }
 
   // ---------------------------------------------------------------- start

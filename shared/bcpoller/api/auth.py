@@ -3,6 +3,9 @@
 Organization and user secrets are looked up by their sha256 (``SECRET#{hash}`` items); an
 instance's Element token is ``{instanceId}.{random}`` so the instance is found by its id
 and the token's hash compared in constant time -- no token index is needed.
+``Session <token>`` is the short-lived session a BigCommerce app's load callback gives a
+store user (``SECRET#`` item of kind ``session`` with ``expiresAt``): it reaches that
+store's instance only, like an Element token.
 """
 
 from __future__ import annotations
@@ -11,16 +14,18 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bcpoller.api.errors import Forbidden, NotFound, Unauthorized
 from bcpoller.instances import StoredInstance
 
-_PART = re.compile(r"^\s*(User|Organization|Element)\s+(\S+)\s*$", re.IGNORECASE)
+_PART = re.compile(r"^\s*(User|Organization|Element|Session)\s+(\S+)\s*$", re.IGNORECASE)
 # Instance ids are canonical UUIDs: anything else cannot exist (nor reach DynamoDB's key limits).
 INSTANCE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_CANON = {"user": "User", "organization": "Organization", "element": "Element"}
+_CANON = {"user": "User", "organization": "Organization", "element": "Element", "session": "Session"}
 # Every refused credential gets this one message: saying which secret was wrong, or that a
 # valid token belongs to another organization, would let a caller test secrets one by one.
 REFUSED = "the credentials are not valid"
@@ -83,12 +88,19 @@ def parse_authorization(header: str | None) -> dict[str, str]:
 
 
 class Authenticator:
-    def __init__(self, secrets_store: SecretStore, instances: InstanceReader) -> None:
+    def __init__(
+        self, secrets_store: SecretStore, instances: InstanceReader, clock: Callable[[], float] = time.time
+    ) -> None:
         self._secrets = secrets_store
         self._instances = instances
+        self._clock = clock
 
     def authenticate(self, header: str | None) -> Principal:
         parts = parse_authorization(header)
+        if "Session" in parts:
+            if len(parts) > 1:
+                raise Unauthorized("a Session token stands alone in the Authorization header")
+            return self._session(parts["Session"])
         user, org, element = parts.get("User"), parts.get("Organization"), parts.get("Element")
         if user is None and org is None:
             if element is None:
@@ -111,6 +123,19 @@ class Authenticator:
             if instance.org_id != org_id:
                 raise Unauthorized(REFUSED)
         return Principal(org_id=org_id, user_id=str(user_item.get("userId", "")) or None)
+
+    def _session(self, token: str) -> Principal:
+        item = self._secrets.get_secret(hash_secret(token))
+        if not item or item.get("kind") != "session" or not item.get("instanceId"):
+            raise Unauthorized(
+                "the session is not valid; open the app from the BigCommerce control panel again"
+            )
+        # DynamoDB's TTL deletes expired items only eventually: the expiry is checked here.
+        if float(item.get("expiresAt", 0)) <= self._clock():
+            raise Unauthorized(
+                "the session has expired; open the app from the BigCommerce control panel again"
+            )
+        return Principal(org_id=str(item["orgId"]), instance_id=str(item["instanceId"]))
 
     def _element_instance(self, token: str) -> StoredInstance:
         instance_id, dot, _ = token.partition(".")

@@ -50,6 +50,9 @@ class InstanceOut(BaseModel):
     notificationsDisabledReason: str | None = None
     refreshInterval: int = Field(description="Minutes between polls")
     resources: list[str]
+    installState: Literal["installed", "uninstalled"] | None = Field(
+        None, description="Set for instances a BigCommerce app install created"
+    )
 
 
 class InstanceCreated(InstanceOut):

@@ -21,6 +21,8 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from bcpoller.api.app_routes import register_app_routes
+from bcpoller.api.apps import AppService
 from bcpoller.api.auth import Authenticator, Principal
 from bcpoller.api.errors import (
     ErrorBody,
@@ -71,6 +73,7 @@ class ApiContext:
     service: InstanceService
     auth: Authenticator
     catalog: Callable[[], list[dict[str, Any]]]
+    apps: AppService | None = None  # the organization's BigCommerce app (api/apps.py)
 
 
 def _err(description: str) -> dict[str, Any]:
@@ -301,6 +304,8 @@ def build_app(
     )
     def catalog() -> dict[str, list[dict[str, Any]]]:
         return {"resources": context().catalog()}
+
+    register_app_routes(app, context, principal, logger)
 
     @app.get("/", include_in_schema=False)
     def index():  # type: ignore[no-untyped-def]

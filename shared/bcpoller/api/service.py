@@ -252,6 +252,13 @@ class InstanceService:
         _require_credentials_for_new_host(current, merged, patch.configuration or {})
         credentials_changed = any(merged.get(k) != current.get(k) for k in CREDENTIAL_KEYS)
         merged = self._install_oauth(merged)
+        if (
+            instance.install_state == "uninstalled"
+            and facts.events_enabled
+            and not merged.get("oauth.access.token")
+        ):
+            # Its store credentials were erased at uninstall: only an install brings them back.
+            raise Conflict("the BigCommerce app was uninstalled from this store; install it again to poll it")
         if credentials_changed:
             self._check_store(merged)
 
@@ -288,6 +295,8 @@ class InstanceService:
     def set_events(self, principal: Principal, instance_id: str, enabled: bool) -> EventsSwitch:
         principal.require_org()
         instance = visible_instance(principal, self.instances, instance_id)
+        if enabled and instance.install_state == "uninstalled":
+            raise Conflict("the BigCommerce app was uninstalled from this store; install it again to poll it")
         if enabled and not instance.callback_url:
             raise BadRequest(
                 "events cannot be enabled without a callback URL",
@@ -468,6 +477,7 @@ class InstanceService:
             notificationsDisabledReason=instance.notifications_disabled_reason,
             refreshInterval=instance.refresh_minutes,
             resources=instance.resources,
+            installState=instance.install_state,
         )
 
 
