@@ -5,21 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcpoller.adapters.poll_runtime import poll_deps
 from bcpoller.poll.engine import poll_instance
 from bcpoller.poll.events import EventError, parse_poll_event
 from bcpoller.settings import get_settings
+from bcpoller.tracing import traced
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 deps = poll_deps(get_settings(), metrics=metrics)
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import Binary, TypeDeserializer
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
@@ -27,7 +26,13 @@ from bcpoller.poll.ports import CursorConflict, LeaseOutcome
 # burst of thousands of changes in one overlap window stays far below the 400 KB item limit.
 INLINE_LIMIT = 64 * 1024
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-_deserializer = TypeDeserializer()
+
+
+@cache
+def _deserializer() -> Any:
+    from boto3.dynamodb.types import TypeDeserializer  # boto3 is loaded on first use
+
+    return TypeDeserializer()
 
 
 def _is_condition_failure(exc: ClientError) -> bool:
@@ -41,6 +46,8 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def _bytes(value: Any) -> bytes:
+    from boto3.dynamodb.types import Binary  # boto3 is loaded on first use, not at cold start
+
     return bytes(value.value) if isinstance(value, Binary) else bytes(value)  # type: ignore[attr-defined]
 
 
@@ -90,7 +97,7 @@ class PollTable:
                 raise
             raw: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
             if raw is not None:
-                old = {k: _deserializer.deserialize(v) for k, v in raw.items()}
+                old = {k: _deserializer().deserialize(v) for k, v in raw.items()}
             else:
                 old = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
             return LeaseOutcome(instance=None, skip_reason=skip_reason(old, now))
@@ -133,6 +140,8 @@ class PollTable:
     # -- cursors ------------------------------------------------------------------------
 
     def load_cursors(self, instance_id: str) -> dict[str, CursorState]:
+        from boto3.dynamodb.conditions import Key
+
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
             & Key(keys.SK).begins_with(keys.CURSOR_PREFIX),
