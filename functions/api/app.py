@@ -67,7 +67,7 @@ def context() -> ApiContext:
     )
 
 
-app = build_app(context, web_dir=WEB_DIR, logger=logger)
+app = build_app(context, web_dir=WEB_DIR, logger=logger, catalog_source=catalog_entries)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -146,8 +146,14 @@ def _early(status: int, message: str, errors: list[tuple[str, str]]) -> dict[str
 
 
 def build_app(
-    context: Callable[[], ApiContext], *, web_dir: Path | None, logger: Logger
+    context: Callable[[], ApiContext],
+    *,
+    web_dir: Path | None,
+    logger: Logger,
+    catalog_source: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> APIGatewayHttpResolver:
+    """``catalog_source``, when given, answers GET /catalog without building the context (whose
+    adapters import httpx and the delivery's wiring): the page's first request is quick."""
     app = JsonApiResolver(enable_validation=True)
     register_error_handlers(app, logger)
     app.enable_docs_on_first_request()
@@ -314,7 +320,7 @@ def build_app(
         tags=["catalog"],
     )
     def catalog() -> dict[str, list[dict[str, Any]]]:
-        return {"resources": context().catalog()}
+        return {"resources": (catalog_source or context().catalog)()}
 
     @app.get("/", include_in_schema=False)
     def index():  # type: ignore[no-untyped-def]
