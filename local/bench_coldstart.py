@@ -1,6 +1,6 @@
 """Cold start as shipped: each handler imported from what `sam build` produced.
 
-    python -m local.bench_coldstart [--runs 5] [--no-build] [--tracing] [--profile N]
+    python -m local.bench_coldstart [--runs 5] [--no-build] [--tracing template|on|off] [--profile N]
 
 Runs `make build` (sam build, no containers), then copies .aws-sam/build's layer and each
 function's directory to a temporary /opt and /var/task, makes them read-only and runs
@@ -250,7 +250,13 @@ class Scenario:
 
 
 def run_once(
-    stage: Stage, scenario: Scenario, function: str, run: int, tracing: bool, importtime: bool = False
+    stage: Stage,
+    scenario: Scenario,
+    function: str,
+    run: int,
+    tracing: bool,
+    importtime: bool = False,
+    event: Any = None,
 ) -> dict[str, Any]:
     from local.runtime import function_spec
 
@@ -260,7 +266,7 @@ def run_once(
             json.dumps(
                 {
                     "path": stage.path(function),
-                    "event": scenario.event(function, run),
+                    "event": scenario.event(function, run) if event is None else event,
                     "function_name": FUNCTIONS[function],
                     "timeout_s": function_spec(function).timeout_s,
                     "out": str(out_file),
@@ -283,6 +289,24 @@ def run_once(
         return result
 
 
+def template_tracing(function: str) -> bool:
+    """Whether template.yaml gives ``function`` X-Ray tracing (Tracing: Active), through
+    the Globals or its own properties, a parameter's default standing for a !Ref."""
+    from local.template_resources import load_template
+
+    tpl = load_template()
+    value = tpl["Resources"][FUNCTIONS[function]]["Properties"].get(
+        "Tracing", tpl.get("Globals", {}).get("Function", {}).get("Tracing", "PassThrough")
+    )
+    if isinstance(value, dict) and "Ref" in value:
+        value = tpl.get("Parameters", {}).get(value["Ref"], {}).get("Default", "PassThrough")
+    return str(value) == "Active"
+
+
+def _on_off(on: bool) -> str:
+    return "on" if on else "off"
+
+
 def top_imports(stderr: str, count: int) -> list[tuple[int, str]]:
     """The ``count`` modules with the largest self time in ``-X importtime`` output,
     during the import only (the first call's imports follow the probe's mark)."""
@@ -302,7 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=5, help="measured fresh processes per function")
     parser.add_argument("--no-build", action="store_true", help="measure the existing .aws-sam/build")
-    parser.add_argument("--tracing", action="store_true", help="with X-Ray tracing on (Tracing: Active)")
+    parser.add_argument(
+        "--tracing",
+        choices=("template", "on", "off"),
+        default="template",
+        help="X-Ray tracing as template.yaml sets it for each function (default), or on/off for all",
+    )
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print N slowest imports")
     parser.add_argument("--functions", default="poll,delivery,api", help="comma-separated subset")
     args, _ = parser.parse_known_args(argv)
@@ -323,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no .aws-sam/build/SharedLayer: run without --no-build (or `make build`) first")
         return 1
 
+    mode = args.tracing
+    tracing = {f: template_tracing(f) if mode == "template" else mode == "on" for f in FUNCTIONS}
     machine = platform.machine()
     site = BUILD / "SharedLayer" / "python"
     swaps = foreign_native_dists(site, machine)
@@ -333,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         f"inputs: {args.runs} fresh processes per function after 1 warm-up run; python "
         f"{platform.python_version()} on {machine} (native wheels swapped for it: {swapped}); "
         f"PYTHONDONTWRITEBYTECODE=1, layer and function directories read-only; "
-        f"tracing {'on' if args.tracing else 'off (POWERTOOLS_TRACE_DISABLED=true)'}"
+        f"tracing {', '.join(f'{f} {_on_off(tracing[f])}' for f in functions)} (--tracing {args.tracing}); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work inflates wall times)"
     )
     print(
         f"layer: {_mb(sizes['zipped'])} zipped, {_mb(sizes['unzipped'])} unzipped "
@@ -345,14 +377,21 @@ def main(argv: list[str] | None = None) -> int:
         stage = Stage(Path(tmp), native)
         try:
             for function in functions:
-                run_once(stage, scenario, function, 0, args.tracing)  # warm-up: not counted
+                run_once(stage, scenario, function, 0, tracing[function])  # warm-up: not counted
                 runs = range(1, args.runs + 1)
-                results = [run_once(stage, scenario, function, i, args.tracing) for i in runs]
+                results = [run_once(stage, scenario, function, i, tracing[function]) for i in runs]
                 _report(function, results)
                 if args.profile:
-                    profiled = run_once(stage, scenario, function, 0, args.tracing, importtime=True)
+                    profiled = run_once(stage, scenario, function, 0, tracing[function], importtime=True)
                     for self_us, module in top_imports(profiled["stderr"], args.profile):
                         print(f"    {self_us / 1000:6.1f} ms self  {module}")
+            # Every sample in events/ (what `sam local invoke -e` takes) still runs on the build.
+            for sample in sorted((ROOT / "events").glob("*.json")):
+                function = sample.name.split("_", 1)[0]
+                if function in functions:
+                    event = json.loads(sample.read_text())
+                    answer = run_once(stage, scenario, function, 0, tracing[function], event=event)["summary"]
+                    print(f"events/{sample.name} -> built {FUNCTIONS[function]}: {answer}")
         finally:
             written = stage.close()
         print(f"bytecode written during the runs: {written} .pyc (as in Lambda, where /opt is read-only)")
