@@ -1,12 +1,15 @@
 """Cold start as shipped: each handler imported from what `sam build` produced.
 
     python -m local.bench_coldstart [--runs 5] [--no-build] [--tracing template|on|off] [--profile N]
+                                    [--nice -10] [--no-realtime]
 
 Runs `make build` (sam build, no containers), then copies .aws-sam/build's layer and each
 function's directory to a temporary /opt and /var/task, makes them read-only and runs
 each handler in a fresh interpreter (``python -I -S``: stdlib plus those directories only)
 with ``PYTHONDONTWRITEBYTECODE=1``, as Lambda would: ``--runs`` times after one warm-up
 run (which also initializes the poll's cursors, so every measured poll is a quiet one).
+The probes run at the lowest real-time priority (SCHED_FIFO, when permitted) and the rest
+at nice -10: a Lambda has its CPU share to itself, this machine's cores are shared.
 The build targets arm64: the layer's native wheels (pydantic-core, wrapt) are swapped for
 this machine's by installing the same versions into a directory placed before the layer;
 everything else is imported exactly as built.
@@ -277,6 +280,7 @@ def run_once(
         proc = subprocess.run(
             # -I ignores PYTHON* variables: -B is PYTHONDONTWRITEBYTECODE=1 for this process.
             [sys.executable, "-I", "-S", "-B", *flags, str(PROBE), str(spec_file)],
+            preexec_fn=_realtime if REALTIME["on"] else None,
             env=scenario.environment(function, stage.tasks[function], tracing),
             capture_output=True,
             text=True,
@@ -287,6 +291,21 @@ def run_once(
         result: dict[str, Any] = json.loads(out_file.read_text())
         result["stderr"] = proc.stderr
         return result
+
+
+REALTIME = {"on": False}
+
+
+def _realtime() -> None:
+    """In the probe, before exec: the lowest real-time priority, so that other work on the
+    machine does not preempt the import (a Lambda has its CPU share to itself). Short-lived;
+    the kernel keeps 5% of each second for everything else."""
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+
+
+def _realtime_permitted() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "pass"], preexec_fn=_realtime, capture_output=True)
+    return probe.returncode == 0
 
 
 def template_tracing(function: str) -> bool:
@@ -338,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         default=-10,
         help="scheduling priority of the benchmark and what it starts (moto, probes); 0 leaves it",
     )
+    parser.add_argument(
+        "--no-realtime", action="store_true", help="run the probes at normal (not SCHED_FIFO) priority"
+    )
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print N slowest imports")
     parser.add_argument("--functions", default="poll,delivery,api", help="comma-separated subset")
     args, _ = parser.parse_known_args(argv)
@@ -355,6 +377,12 @@ def main(argv: list[str] | None = None) -> int:
             priority = f"nice {args.nice}"
         except PermissionError:
             priority = f"normal (nice {args.nice} not permitted)"
+    if not args.no_realtime:
+        try:
+            REALTIME["on"] = _realtime_permitted()
+        except (OSError, subprocess.SubprocessError):
+            REALTIME["on"] = False
+        priority += ", probes SCHED_FIFO" if REALTIME["on"] else ", probes not real-time (not permitted)"
     if not args.no_build:
         started = time.monotonic()
         build = subprocess.run(["make", "build"], cwd=ROOT, capture_output=True, text=True)
