@@ -120,15 +120,15 @@ def _pyc_count(root: Path) -> int:
 class Stage:
     """Read-only copies of the built layer (as /opt) and of each function (as /var/task)."""
 
-    def __init__(self, tmp: Path, native: Path) -> None:
+    def __init__(self, tmp: Path, native: Path, build: Path) -> None:
         self.opt = tmp / "opt"
-        shutil.copytree(BUILD / "SharedLayer", self.opt)
+        shutil.copytree(build / "SharedLayer", self.opt)
         self.native = tmp / "native"
         shutil.copytree(native, self.native)
         self.tasks = {}
         for name, logical in FUNCTIONS.items():
             self.tasks[name] = tmp / "task" / name
-            shutil.copytree(BUILD / logical, self.tasks[name])
+            shutil.copytree(build / logical, self.tasks[name])
         self.roots = [self.opt, self.native, tmp / "task"]
         for root in self.roots:
             _set_writable(root, False)
@@ -346,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="measured fresh processes per function")
     parser.add_argument("--no-build", action="store_true", help="measure the existing .aws-sam/build")
     parser.add_argument(
+        "--build-dir", help="measure another `sam build` output (e.g. an older commit's); implies --no-build"
+    )
+    parser.add_argument(
         "--tracing",
         choices=("template", "on", "off"),
         default="template",
@@ -383,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, subprocess.SubprocessError):
             REALTIME["on"] = False
         priority += ", probes SCHED_FIFO" if REALTIME["on"] else ", probes not real-time (not permitted)"
-    if not args.no_build:
+    if not args.no_build and not args.build_dir:
         started = time.monotonic()
         build = subprocess.run(["make", "build"], cwd=ROOT, capture_output=True, text=True)
         if build.returncode != 0:
@@ -391,17 +394,18 @@ def main(argv: list[str] | None = None) -> int:
             print("make build failed")
             return 1
         print(f"make build (sam build, no containers): {time.monotonic() - started:.0f} s")
-    if not (BUILD / "SharedLayer" / "python").is_dir():
+    build_dir = Path(args.build_dir).resolve() if args.build_dir else BUILD
+    if not (build_dir / "SharedLayer" / "python").is_dir():
         print("no .aws-sam/build/SharedLayer: run without --no-build (or `make build`) first")
         return 1
 
     mode = args.tracing
     tracing = {f: template_tracing(f) if mode == "template" else mode == "on" for f in FUNCTIONS}
     machine = platform.machine()
-    site = BUILD / "SharedLayer" / "python"
+    site = build_dir / "SharedLayer" / "python"
     swaps = foreign_native_dists(site, machine)
     native = native_dir(swaps, machine)
-    sizes = layer_sizes(BUILD / "SharedLayer")
+    sizes = layer_sizes(build_dir / "SharedLayer")
     swapped = ", ".join(f"{n} {v}" for n, v in swaps) or "none"
     print(
         f"inputs: {args.runs} fresh processes per function after 1 warm-up run; python "
@@ -418,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         scenario = Scenario(stack, args.runs)
-        stage = Stage(Path(tmp), native)
+        stage = Stage(Path(tmp), native, build_dir)
         try:
             for function in functions:
                 run_once(stage, scenario, function, 0, tracing[function])  # warm-up: not counted
