@@ -66,7 +66,7 @@ def stage(modules: list[str]) -> None:
     project = project.replace('pythonpath = ["shared", "."]', 'pythonpath = ["src", "."]')
     paths = ", ".join(f'"src/bcpoller/{m}"' for m in modules)
     tests = ", ".join(f'"{t}"' for t in TESTS)
-    also = ", ".join(f"\"{c}\"" for c in ALSO_COPY)
+    also = ", ".join(f'"{c}"' for c in ALSO_COPY)
     project += (
         "\n[tool.mutmut]\n"
         f"source_paths = [{paths}]\n"
@@ -82,7 +82,7 @@ def mutmut(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     # The staged copy's own layer path: local/__init__ would add the absent shared/.
     env["PYTHONPATH"] = os.pathsep.join([str(STAGE / "src"), str(STAGE)])
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(  # noqa: S603 - our own venv's mutmut
+    return subprocess.run(
         [str(Path(sys.executable).parent / "mutmut"), *args],
         cwd=STAGE,
         env=env,

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,9 +22,9 @@ from bcpoller.api.body import catalog_entries, parse_facts
 from bcpoller.api.routes import ApiContext, build_app
 from bcpoller.api.service import InstanceService
 from bcpoller.settings import get_settings
+from bcpoller.tracing import traced
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 WEB_DIR = Path(__file__).resolve().parent / "web"
 
@@ -80,11 +80,11 @@ def context() -> ApiContext:
     )
 
 
-app = build_app(context, web_dir=WEB_DIR, logger=logger)
+app = build_app(context, web_dir=WEB_DIR, logger=logger, catalog_source=catalog_entries)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = app.resolve(event, context)

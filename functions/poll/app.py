@@ -6,12 +6,13 @@ import warnings
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcpoller.adapters.poll_runtime import poll_deps
 from bcpoller.poll.engine import poll_instance
 from bcpoller.poll.events import EventError, parse_poll_event
 from bcpoller.settings import get_settings
+from bcpoller.tracing import traced
 
 # A quiet poll logs one line (<= 300 bytes, 43,200 times a month at a 1-minute refresh):
 # no Lambda-context keys (function name, ARN, memory: the log group already says them)
@@ -19,13 +20,12 @@ from bcpoller.settings import get_settings
 logger = Logger()
 logger.remove_keys(["location"])
 metrics = Metrics()
-tracer = Tracer()
 deps = poll_deps(get_settings(), metrics=metrics)
 # Quiet polls add no metrics on purpose (the engine records them for polls that worked).
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:

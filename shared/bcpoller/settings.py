@@ -57,3 +57,14 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget the cached settings (tests and the local stack change the environment)."""
     get_settings.cache_clear()
+
+
+def tracing_enabled() -> bool:
+    """Whether Powertools' Tracer would trace here: the same rule as its own (off when
+    POWERTOOLS_TRACE_DISABLED is true, outside Lambda, and under `sam local`), read
+    without importing it, since merely creating a Tracer loads the X-Ray SDK."""
+    env = os.environ
+    if env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in ("1", "true", "yes", "on", "y", "t"):
+        return False
+    in_lambda = bool(env.get("LAMBDA_TASK_ROOT"))
+    return in_lambda and not env.get("AWS_SAM_LOCAL") and not env.get("AWS_CHALICE_CLI_MODE")

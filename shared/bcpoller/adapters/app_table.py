@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
@@ -109,6 +108,8 @@ class AppTable:
         return True
 
     def list_installs(self, app_id: str) -> list[StoreInstall]:
+        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use, not at cold start
+
         found: list[StoreInstall] = []
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key(keys.PK).eq(keys.app_pk(app_id))

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from bcpoller import keys
 from bcpoller.dynamo_values import plain
 
@@ -26,6 +24,8 @@ class CursorStats:
         self._table = table
 
     def cursors(self, instance_id: str) -> list[dict[str, Any]]:
+        from boto3.dynamodb.conditions import Key  # boto3 loads on first use, not at cold start
+
         items: list[dict[str, Any]] = []
         # Only the figures: the dedup state (recent ids, snapshots) can be hundreds of KiB.
         names = {f"#a{i}": name for i, name in enumerate((keys.SK, *STAT_ATTRIBUTES))}

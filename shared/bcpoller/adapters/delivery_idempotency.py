@@ -13,17 +13,15 @@ record of an event it replays.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bcpoller import keys
 from bcpoller.delivery.ports import Claim
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 KEY_PREFIX = "delivery"
 _ATTEMPTS = 3  # a record can vanish or expire between the put and the get: look again
@@ -32,6 +30,9 @@ _ATTEMPTS = 3  # a record can vanish or expire between the put and the get: look
 def persistence_layer(
     table_name: str, *, expires_after_seconds: int, client: Any = None
 ) -> DynamoDBPersistenceLayer:
+    # Powertools' idempotency package imports boto3 (~100 ms): loaded with the first claim.
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
     layer = DynamoDBPersistenceLayer(
         table_name=table_name,
         key_attr=keys.PK,
@@ -51,13 +52,30 @@ def persistence_layer(
 
 class DeliveryIdempotency:
     """Async facade (boto3 is blocking: each call runs in a worker thread so a batch's
-    records claim and complete concurrently)."""
+    records claim and complete concurrently). The persistence layer is made by
+    ``make_layer`` on first use, so a cold start does not import boto3."""
 
-    def __init__(self, layer: DynamoDBPersistenceLayer) -> None:
-        self._layer = layer
+    def __init__(self, make_layer: Callable[[], DynamoDBPersistenceLayer]) -> None:
+        self._make_layer = make_layer
+        self._made: DynamoDBPersistenceLayer | None = None
+        self._lock = threading.Lock()
         self.writes = 0
 
+    @property
+    def _layer(self) -> DynamoDBPersistenceLayer:
+        if self._made is None:
+            with self._lock:  # a batch's records claim from worker threads at once
+                if self._made is None:
+                    self._made = self._make_layer()
+        return self._made
+
     def claim_sync(self, event_id: str, *, remaining_ms: int) -> Claim:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyItemAlreadyExistsError,
+            IdempotencyItemNotFoundError,
+        )
+        from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+
         for _ in range(_ATTEMPTS):
             try:
                 self.writes += 1

@@ -36,7 +36,8 @@ class DeliveryRuntime:
         table = aws.table(settings.table_name)
         # Idempotency records live as long as the log: a duplicate within retention is caught.
         self.idempotency = DeliveryIdempotency(
-            persistence_layer(
+            partial(
+                persistence_layer,
                 settings.table_name,
                 expires_after_seconds=settings.event_retention_days * DAY,
                 client=aws.client("dynamodb"),

@@ -10,7 +10,6 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
@@ -155,6 +154,8 @@ class EventLogTable:
         """Up to ``limit`` items of the instance by creation time, and the key to go on
         from (None at the end). The status filter is applied after DynamoDB's Limit, so
         this keeps reading pages until it has ``limit`` matches."""
+        from boto3.dynamodb.conditions import Attr, Key  # boto3 loads on first use, not at cold start
+
         cond: Any = Key(keys.GSI1_PK).eq(keys.events_gsi_pk(instance_id))
         if since and until:
             cond = cond & Key(keys.GSI1_SK).between(since, until + _HIGH)

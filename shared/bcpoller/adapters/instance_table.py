@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from bcpoller import keys
 from bcpoller.instances import StoredInstance
 
@@ -55,6 +53,8 @@ class InstanceTable:
         )
 
     def list_for_org(self, org_id: str) -> list[StoredInstance]:
+        from boto3.dynamodb.conditions import Key  # boto3 loads on first use, not at cold start
+
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "IndexName": keys.GSI1,
@@ -69,6 +69,8 @@ class InstanceTable:
         return [StoredInstance.from_item(i) for i in items]
 
     def delete_all(self, instance_id: str) -> int:
+        from boto3.dynamodb.conditions import Key
+
         """Delete the instance and every item under its partition (cursors, log, blobs)."""
         pk = keys.instance_pk(instance_id)
         deleted = 0

@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import Binary, TypeDeserializer
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
@@ -30,7 +29,15 @@ from bcpoller.poll.ports import CursorConflict, LastPoll, PollView
 # burst of thousands of changes in one overlap window stays far below the 400 KB item limit.
 INLINE_LIMIT = 64 * 1024
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-_deserializer = TypeDeserializer()
+
+
+@cache
+def _deserializer() -> Any:
+    from boto3.dynamodb.types import TypeDeserializer  # boto3 is loaded on first use
+
+    return TypeDeserializer()
+
+
 # A lease or report is refused when a poll took the lease after this one read the table.
 _SEQ_UNCHANGED = "(attribute_not_exists(workSeq) OR workSeq = :seq)"
 _LEASE_FREE = "(attribute_not_exists(leaseUntil) OR leaseUntil < :now)"
@@ -47,12 +54,14 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def _bytes(value: Any) -> bytes:
+    from boto3.dynamodb.types import Binary  # boto3 is loaded on first use, not at cold start
+
     return bytes(value.value) if isinstance(value, Binary) else bytes(value)  # type: ignore[attr-defined]
 
 
 def _old_item(exc: ClientError) -> dict[str, Any]:
     raw: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
-    return {k: _deserializer.deserialize(v) for k, v in (raw or {}).items()}
+    return {k: _deserializer().deserialize(v) for k, v in (raw or {}).items()}
 
 
 def lease_refusal(old: dict[str, Any], now: float, work_seq: int) -> str:
@@ -87,6 +96,8 @@ class PollTable:
     # -- the one read -------------------------------------------------------------------
 
     def load(self, instance_id: str) -> PollView:
+        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use
+
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
             & Key(keys.SK).begins_with(keys.META),

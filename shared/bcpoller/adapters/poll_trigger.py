@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
 
 class PollTrigger:
     def __init__(self, lambda_client: Any | None, *, function_arn: str, poll_now_url: str = "") -> None:
@@ -18,6 +16,8 @@ class PollTrigger:
     def trigger(self, instance_id: str) -> None:
         event = {"instanceId": instance_id}
         if self._poll_now_url:
+            import httpx  # the local stack only: a deployed API never loads it for this
+
             httpx.post(self._poll_now_url, json=event, timeout=5.0).raise_for_status()
             return
         if self._lambda is None:
