@@ -30,9 +30,9 @@ def test_first_poll_emits_changes_since_instance_creation_and_not_before() -> No
     result = h.poll()
 
     assert result.status == "ok"
-    assert h.queue.events() == [
-        ("2", iso_utc(T0 + timedelta(seconds=1)), "CREATED"),
+    assert sorted(h.queue.events()) == [
         ("1", iso_utc(T0 + timedelta(seconds=2)), "UPDATED"),
+        ("2", iso_utc(T0 + timedelta(seconds=1)), "CREATED"),
     ]
     cursor = h.table.cursors["orders"]
     assert cursor.cursor == T0 + timedelta(seconds=2)
@@ -96,15 +96,15 @@ def test_tie_of_more_than_a_page_in_one_second_is_read_whole() -> None:
     assert all(kind == "CREATED" for _, _, kind in h.queue.events())
 
 
-@pytest.mark.parametrize("keyset", [True, False])
-def test_update_landing_between_pages_is_not_lost(keyset: bool) -> None:
+@pytest.mark.parametrize("read", ["by id", "by updated time", "offset"])
+def test_update_landing_between_pages_is_not_lost(read: str) -> None:
     """The offset-paging trap: a record read on page 1 is updated before page 2 is read,
     so with offset paging every record after it shifts one place back and the first
-    record of page 2 is never seen. Keyset reads must not lose it; the offset variant
-    shows the trap is real (and that this test can fail)."""
+    record of page 2 is never seen. Id paging and time-keyset reads must not lose it;
+    the offset variant shows the trap is real (and that this test can fail)."""
     store = FakeStore(T0)
-    plan = orders_plan(page_size=5, overlap_s=1)
-    h = harness([plan if keyset else replace(plan, sorted_by_store=False)], store=store)
+    plan = orders_plan(page_size=5, overlap_s=1, keyset=read == "by id")
+    h = harness([plan if read != "offset" else replace(plan, sorted_by_store=False)], store=store)
     for oid in range(1, 21):
         store.create(oid)
         store.tick(10)  # far apart: the overlap cannot rescue a skipped record
@@ -125,7 +125,7 @@ def test_update_landing_between_pages_is_not_lost(keyset: bool) -> None:
 
     emitted = _pairs(h)
     missing = [oid for oid, at in store.latest().items() if emitted[(oid, iso_utc(at))] == 0]
-    assert missing == ([] if keyset else ["6"])
+    assert missing == (["6"] if read == "offset" else [])
     assert max(emitted.values()) == 1
 
 
@@ -145,7 +145,7 @@ def test_store_clock_ahead_of_lambda_uses_store_time() -> None:
 
 
 def test_records_stamped_after_the_store_clock_wait_for_a_later_poll() -> None:
-    h = harness()
+    h = harness([orders_plan(keyset=False)])
     h.store.create(1)
     h.store.records[1]["date_modified"] = T0 + timedelta(hours=5)  # a bad date, in the future
     h.store.create(2)
@@ -153,6 +153,24 @@ def test_records_stamped_after_the_store_clock_wait_for_a_later_poll() -> None:
     assert [e[0] for e in h.queue.events()] == ["2"]
     assert result.resources["orders"].deferred == 1
     assert h.table.cursors["orders"].cursor == T0  # not pushed 5 h ahead
+
+
+def test_id_paged_reads_emit_a_future_stamp_without_moving_their_bound() -> None:
+    h = harness()
+    h.store.create(1)
+    h.store.records[1]["date_modified"] = T0 + timedelta(hours=5)  # a bad date, in the future
+    h.store.tick(10)
+    h.poll()
+    h.store.create(2)
+    h.poll()
+    h.poll()
+    assert sorted(_pairs(h)) == [
+        ("1", iso_utc(T0 + timedelta(hours=5))),
+        ("2", iso_utc(T0 + timedelta(seconds=10))),
+    ]
+    state = h.table.cursors["orders"]
+    assert state.read_to == T0 + timedelta(seconds=10)  # the next bound follows the clock
+    assert state.lower_bound(5, T0, by_id=True) == T0 + timedelta(seconds=5)
 
 
 def test_failed_send_leaves_cursor_unchanged_and_next_poll_emits() -> None:
@@ -279,6 +297,28 @@ def test_created_versus_updated() -> None:
     h.poll()
     kinds = {oid: kind for oid, _, kind in h.queue.events()[1:]}
     assert kinds == {"1": "UPDATED", "2": "CREATED"}
+
+
+@pytest.mark.parametrize("keyset", [True, False])
+def test_object_created_in_the_cursors_second_and_updated_before_the_next_poll_is_created(
+    keyset: bool,
+) -> None:
+    """The edge that reached subscribers as UPDATED: an object created in the very second
+    the resource's last read stood on (after that read), and updated again before the
+    next poll, was never announced; its first event must say CREATED."""
+    h = harness([orders_plan(keyset=keyset)])
+    h.store.create(1)
+    h.poll()  # reads through T0: 1 is announced, the cursor stands on T0
+    h.store.create(2)  # still T0, after the read
+    h.store.tick(1)
+    h.store.update(2)
+    h.store.update(1)
+    h.poll()
+    assert sorted(h.queue.events()) == [
+        ("1", iso_utc(T0), "CREATED"),
+        ("1", iso_utc(T0 + timedelta(seconds=1)), "UPDATED"),
+        ("2", iso_utc(T0 + timedelta(seconds=1)), "CREATED"),
+    ]
 
 
 def test_event_body_is_the_record_as_returned_with_deterministic_id() -> None:
