@@ -397,3 +397,33 @@ def test_snapshot_crash_after_send_resends_the_same_event_ids() -> None:
     h.poll()
     ids = [m["eventId"] for m in h.queue.messages]
     assert len(ids) == 2 and len(set(ids)) == 1
+
+
+def test_a_stopped_id_read_resumes_after_its_token_without_reading_again() -> None:
+    """A poll that runs out of time inside a 100-record second keeps the token of the
+    last page it emitted; the next poll reads only the rest, whatever the clock says."""
+    h = harness([orders_plan(page_size=10)])
+    for oid in range(1, 101):
+        h.store.create(oid)  # all in one second
+    h.store.tick(30)
+    budget = iter([100_000] * 6 + [0] * 100)
+    from bcpoller.poll.engine import poll_instance
+
+    first = poll_instance("inst-1", h.deps(), remaining_ms=lambda: next(budget), now=lambda: h.lambda_now)
+    assert first.status == "partial"
+    read_first = first.resources["orders"].records_read
+    stopped = h.table.cursors["orders"]
+    assert (
+        stopped.read_from is not None
+        and stopped.after == str(read_first)
+        and stopped.last_id == stopped.after
+    )
+    assert len(stopped.recent) == 0  # the pairs it passed are not kept: nothing can return them
+    h.store.tick(30)
+    second = h.poll()
+    assert second.status == "ok"
+    assert second.resources["orders"].records_read == 100 - read_first
+    assert second.resources["orders"].requests == (100 - read_first + 9) // 10
+    assert len(_pairs(h)) == 100 and set(_pairs(h).values()) == {1}
+    done = h.table.cursors["orders"]
+    assert done.read_from is None and done.after is None and done.read_to == T0 + timedelta(seconds=30)
