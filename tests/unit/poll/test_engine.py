@@ -81,19 +81,28 @@ def test_quiet_poll_writes_only_lease_and_release() -> None:
     assert h.table.last_poll is not None and h.table.last_poll["resources"]["orders"]["recordsRead"] == 1
 
 
-def test_tie_of_more_than_a_page_in_one_second_is_read_whole() -> None:
-    h = harness([orders_plan(page_size=7)])
+@pytest.mark.parametrize("keyset", [True, False])
+def test_tie_of_more_than_a_page_in_one_second_is_read_whole(keyset: bool) -> None:
+    """By id it is read in ceil(601/7) pages; by updated time, the fallback reads the
+    second by offset in passes until two agree. Once the read's clock is pollDelay past
+    the tie, a poll asks once and reads nothing."""
+    h = harness([orders_plan(page_size=7, keyset=keyset)])
     for oid in range(1, 601):
         h.store.create(oid)
     h.store.tick(1)
     h.store.create(1000)
 
-    h.poll()
-    h.poll()
+    first = h.poll().resources["orders"]
+    h.store.tick(10)
+    h.poll()  # its overlap (pollDelay before the first read's clock) still holds the tie
+    quiet = h.poll().resources["orders"]
 
     pairs = _pairs(h)
     assert len(pairs) == 601 and set(pairs.values()) == {1}
     assert all(kind == "CREATED" for _, _, kind in h.queue.events())
+    assert (quiet.requests, quiet.records_read) == (1, 0)
+    if keyset:
+        assert (first.requests, first.records_read) == (-(-601 // 7), 601)
 
 
 @pytest.mark.parametrize("read", ["by id", "by updated time", "offset"])
