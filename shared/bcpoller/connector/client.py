@@ -177,6 +177,8 @@ class BigCommerceClient:
         cursor-paginated ones. A record changed during the read keeps its id, so it never
         shifts another record out of an unread page (page numbers would), and a new record
         takes a higher id; a checkpoint holding the token resumes exactly where it stopped.
+        The read is whole only when a page says ``is_last``: at the page cap the pages just
+        stop, and the caller resumes from the last token.
         """
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size: must be 1..{MAX_PAGE_SIZE}, got {page_size}")
@@ -209,15 +211,18 @@ class BigCommerceClient:
                     is_last = len(records) < page_size
                 else:
                     is_last = len(records) < page_size or (total_pages is not None and total_pages <= 1)
-            if not is_last and (next_token == token or number >= MAX_PAGES):
-                # A token that does not move would read the same page forever.
-                logger.warning(
-                    "id paging did not advance or reached the page cap: ending the read",
-                    extra={"path": native.path, "page": number},
+            if not is_last and next_token == token:
+                # A token that does not move would read the same page forever; ending the
+                # read instead would pass for having read everything.
+                raise StoreError(
+                    "the store's id paging did not move past the page it answered", path=native.path
                 )
-                is_last = True
             yield Page(records=records, page_number=number, is_last=is_last, resume=next_token)
             if is_last:
+                return
+            if number >= MAX_PAGES:
+                # Not the end: the caller keeps the last token and continues next time.
+                logger.warning("read reached the page cap: stopping it", extra={"path": native.path})
                 return
             token = next_token
 

@@ -405,6 +405,7 @@ class _Run:
         upper = state.read_until if resuming and state.read_until is not None else self.upper
         after, last_id = (state.after, state.last_id) if resuming else (None, None)
         pages = self._keyset_pages(plan, lower, after)
+        advanced = state
         try:
             for page in pages:
                 records = page.records
@@ -430,17 +431,18 @@ class _Run:
                     advanced = advanced.read_through(upper, plan.overlap_s)
                     if fresh or self._worth_writing(plan, state, advanced, result):
                         state = self._emit(plan, state, fresh, result, advanced)
-                    break
+                    return state
                 if fresh:
                     state = self._emit(plan, state, fresh, result, advanced)
                 if self.time_short():
-                    result.status = "partial"
-                    if advanced.after != state.after:
-                        # Only re-reads since the last checkpoint: save where to resume anyway.
-                        state = self._checkpoint(advanced, state, result)
                     break
         finally:
             _close(pages)
+        # Stopped before the last page (out of time, or the connector's page cap).
+        result.status = "partial"
+        if advanced.after != state.after:
+            # Only re-reads since the last checkpoint: save where to resume anyway.
+            state = self._checkpoint(advanced, state, result)
         return state
 
     def _worth_writing(

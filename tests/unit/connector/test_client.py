@@ -382,14 +382,23 @@ def test_id_paging_sends_the_endpoints_own_parameter_and_resumes_after_a_token(
     assert seen[0].url.params[param] == first_next
 
 
-def test_id_paging_stops_when_the_store_does_not_move_the_token(caplog: pytest.LogCaptureFixture) -> None:
+def test_id_paging_that_does_not_move_is_an_error_not_an_end() -> None:
+    """A store that answers the same full page again must not pass for one that was read
+    to the end: the poll would record everything as read and lose the rest."""
+
     def handler(req: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=[{"id": 5, "date_modified": "Sun, 01 Mar 2026 12:00:00 +0000"}] * 3)
 
-    with make(handler) as client, caplog.at_level(logging.WARNING):
-        pages = list(client.iter_keyset_pages(request("orders"), page_size=3, after="5"))
-    assert len(pages) == 1 and pages[0].is_last
-    assert "did not advance" in caplog.text
+    with make(handler) as client, pytest.raises(StoreError, match="did not move"):
+        list(client.iter_keyset_pages(request("orders"), page_size=3, after="5"))
+
+
+def test_id_paging_stops_at_the_page_cap_without_claiming_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "MAX_PAGES", 3)
+    records = [{"id": i, "date_modified": "Sun, 01 Mar 2026 12:00:00 +0000"} for i in range(1, 30)]
+    with make(id_store(records, [], api="v2")) as client:
+        pages = list(client.iter_keyset_pages(request("orders"), page_size=2))
+    assert len(pages) == 3 and not any(p.is_last for p in pages) and pages[-1].resume == "6"
 
 
 def test_id_paging_refuses_ids_that_are_not_numbers() -> None:
