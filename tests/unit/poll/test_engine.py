@@ -436,3 +436,18 @@ def test_a_stopped_id_read_resumes_after_its_token_without_reading_again() -> No
     assert len(_pairs(h)) == 100 and set(_pairs(h).values()) == {1}
     done = h.table.cursors["orders"]
     assert done.read_from is None and done.after is None and done.read_to == T0 + timedelta(seconds=30)
+
+
+def test_a_poll_past_its_lease_sends_nothing_more() -> None:
+    """Past its lease another poll may own the cursor and have announced these objects
+    already; events classified from this poll's older view must not go out."""
+    h = harness()
+    h.store.create(1)
+
+    def stall(page_number: int) -> None:
+        h.lambda_now += timedelta(minutes=10)  # far past remaining time + margin
+
+    h.store.hook = stall
+    result = h.poll()
+    assert result.status == "lease_lost" and "lease expired" in (result.resources["orders"].error or "")
+    assert h.queue.messages == [] and "orders" not in h.table.cursors
