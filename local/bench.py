@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark script that exists and print its figures.
 
-    python -m local.bench [connector|poll|delivery|api|stack|cost|coldstart ...] [-- ARGS for each script]
+    python -m local.bench [connector|poll|delivery|api|stack|cost|coldstart|requests ...]
+                          [-- ARGS for each script]
 
 Each benchmark is a module ``local.bench_<name>`` with a ``main(argv) -> int``.
 Figures are printed, never asserted.
@@ -12,7 +13,7 @@ import importlib
 import time
 import traceback
 
-BENCHMARKS = ("connector", "poll", "delivery", "api", "stack", "cost", "coldstart")
+BENCHMARKS = ("connector", "poll", "delivery", "api", "stack", "cost", "coldstart", "requests")
 
 
 def run(names: list[str], passthrough: list[str]) -> int:

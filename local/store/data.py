@@ -30,6 +30,15 @@ class ResourceSpec:
     sort_fields: frozenset[str]
     has_dates: bool = True  # categories and brands carry no dates in their schema
     iso_suffix: str = "+00:00"
+    # Id filters of the list operation, as its OpenAPI file names them: (lower inclusive,
+    # upper inclusive, lower exclusive, upper exclusive); None = not offered.
+    id_filters: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None)
+    # Cursor pagination (``after`` / ``before``, ``meta.cursor_pagination``).
+    cursor_pages: bool = False
+
+
+V2_ID_FILTERS = ("min_id", "max_id", None, None)
+V3_ID_FILTERS = ("id:min", "id:max", "id:greater", "id:less")
 
 
 RESOURCES: dict[str, ResourceSpec] = {
@@ -53,6 +62,7 @@ RESOURCES: dict[str, ResourceSpec] = {
                     "external_id",
                 }
             ),
+            id_filters=V2_ID_FILTERS,
         ),
         ResourceSpec(
             "products",
@@ -62,6 +72,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             "date_modified:max",
             "/v2/products",
             frozenset({"id", "name", "sku", "price", "date_modified", "inventory_level", "total_sold"}),
+            id_filters=V3_ID_FILTERS,
         ),
         ResourceSpec(
             "customers",
@@ -72,6 +83,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             "/v2/customers",
             frozenset({"date_created", "last_name", "date_modified"}),
             iso_suffix="Z",
+            cursor_pages=True,
         ),
         ResourceSpec(
             "subscribers",
@@ -92,6 +104,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             None,
             frozenset(),
             iso_suffix="Z",
+            cursor_pages=True,
         ),
         ResourceSpec(
             "categories",
@@ -102,6 +115,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             "/v2/categories",
             frozenset({"name", "id", "parent_id", "sort_order"}),
             has_dates=False,
+            id_filters=V3_ID_FILTERS,
         ),
         ResourceSpec(
             "brands",
@@ -112,6 +126,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             "/v2/brands",
             frozenset({"name"}),
             has_dates=False,
+            id_filters=V3_ID_FILTERS,
         ),
     )
 }

@@ -448,18 +448,28 @@ class SimulatedStore:
             else None
         )
         sort_field, descending = _sort_of(spec, query, v3=v3, bad=bad)
+        native = api == spec.api  # the legacy v2 twins of v3 resources take no id filters
+        id_bounds = _id_bounds(spec, query, bad=bad) if native else []
+        after, before = _cursor_bounds(spec, query) if native else (None, None)
+        if (after is not None or before is not None) and (sort_field != "id" or descending):
+            # Cursor pagination follows the default (id) order in this simulation.
+            raise ApiError(422, "after: cursor pagination cannot be combined with sort", field="after")
         with self._lock:
             rows = list(self._records[spec.name].values())
         if low is not None:
             rows = [r for r in rows if r["date_modified"] >= low]
         if high is not None:
             rows = [r for r in rows if r["date_modified"] <= high]
+        for keep in id_bounds:
+            rows = [r for r in rows if keep(r["id"])]
         # Ties keep id order, so equal times across a page boundary page deterministically.
         rows.sort(key=lambda r: r["id"])
         if sort_field != "id":
             rows.sort(key=lambda r: _sort_value(r.get(sort_field)), reverse=descending)
         elif descending:
             rows.reverse()
+        if after is not None or before is not None:
+            return self._cursor_page(spec, rows, after=after, before=before, limit=limit, api=api)
         total = len(rows)
         start = 0 if repeat else (page - 1) * limit
         chunk = rows[start : start + limit]
@@ -469,7 +479,7 @@ class SimulatedStore:
             links["previous"] = f"?page={page - 1}&limit={limit}"
         if page < total_pages or repeat:
             links["next"] = f"?page={page + 1}&limit={limit}"
-        meta = {
+        meta: dict[str, Any] = {
             "pagination": {
                 "total": total,
                 "count": len(chunk),
@@ -479,6 +489,32 @@ class SimulatedStore:
                 "links": links,
             }
         }
+        if native and spec.cursor_pages and "page" not in query:
+            # BigCommerce answers a request without page, after or before with both kinds
+            # of pagination, so the first page can start a cursor read.
+            meta["cursor_pagination"] = _cursor_meta(chunk, rows, 0, limit)
+        return [render(spec, r, api=api) for r in chunk], meta
+
+    def _cursor_page(
+        self,
+        spec: ResourceSpec,
+        rows: list[dict[str, Any]],
+        *,
+        after: int | None,
+        before: int | None,
+        limit: int,
+        api: str,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """A cursor-paginated page: the records after (or before) the one the cursor names;
+        only ``meta.cursor_pagination`` comes back, as the spec says."""
+        if after is not None:
+            start = next((i for i, r in enumerate(rows) if r["id"] > after), len(rows))
+        else:
+            end = next((i for i, r in enumerate(rows) if r["id"] >= (before or 0)), len(rows))
+            start = max(0, end - limit)
+            rows = rows[:end]
+        chunk = rows[start : start + limit]
+        meta = {"cursor_pagination": _cursor_meta(chunk, rows, start, limit)}
         return [render(spec, r, api=api) for r in chunk], meta
 
     def oauth_token(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -550,6 +586,75 @@ def _sort_of(spec: ResourceSpec, query: dict[str, str], *, v3: bool, bad: int) -
     if direction not in ("asc", "desc"):
         raise ApiError(bad, f"direction: must be asc or desc, got '{direction}'", field="direction")
     return field, direction == "desc"
+
+
+def _whole(value: str, name: str, bad: int) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(bad, f"{name}: must be an integer, got '{value}'", field=name) from None
+
+
+def _id_bounds(spec: ResourceSpec, query: dict[str, str], *, bad: int) -> list[Callable[[int], bool]]:
+    """The id filters the resource's list operation offers, as predicates on an id."""
+    low, high, greater, less = spec.id_filters
+    checks: list[Callable[[int], bool]] = []
+    if low and low in query:
+        n = _whole(query[low], low, bad)
+        checks.append(lambda i: i >= n)
+    if high and high in query:
+        m = _whole(query[high], high, bad)
+        checks.append(lambda i: i <= m)
+    if greater and greater in query:
+        g = _whole(query[greater], greater, bad)
+        checks.append(lambda i: i > g)
+    if less and less in query:
+        k = _whole(query[less], less, bad)
+        checks.append(lambda i: i < k)
+    return checks
+
+
+def encode_cursor(record_id: int) -> str:
+    """A cursor as BigCommerce's examples show one: base64 of ``{"id":N}``, unpadded."""
+    raw = json.dumps({"id": record_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(value: str, name: str) -> int:
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return int(decoded["id"])
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise ApiError(422, f"{name}: '{value}' is not a cursor this store issued", field=name) from None
+
+
+def _cursor_bounds(spec: ResourceSpec, query: dict[str, str]) -> tuple[int | None, int | None]:
+    if not spec.cursor_pages:
+        return None, None
+    after = query.get("after")
+    before = query.get("before")
+    if after is not None and before is not None:
+        raise ApiError(422, "after: cannot be combined with before", field="after")
+    return (
+        _decode_cursor(after, "after") if after is not None else None,
+        _decode_cursor(before, "before") if before is not None else None,
+    )
+
+
+def _cursor_meta(
+    chunk: list[dict[str, Any]], rows: list[dict[str, Any]], start: int, limit: int
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"count": len(chunk), "per_page": limit, "links": {}}
+    if chunk:
+        meta["start_cursor"] = encode_cursor(int(chunk[0]["id"]))
+        meta["end_cursor"] = encode_cursor(int(chunk[-1]["id"]))
+        meta["links"]["current"] = f"?limit={limit}&after={encode_cursor(int(chunk[0]['id']) - 1)}"
+        if start + len(chunk) < len(rows):
+            meta["links"]["next"] = f"?limit={limit}&after={meta['end_cursor']}"
+        if start > 0:
+            meta["links"]["previous"] = f"?limit={limit}&before={meta['start_cursor']}"
+    return meta
 
 
 def _sort_value(value: Any) -> tuple[int, Any]:

@@ -258,3 +258,26 @@ def _products_url() -> str:
     from local.poll_harness import PRODUCTS_URL
 
     return PRODUCTS_URL
+
+
+def test_a_tie_is_read_once_and_quiet_polls_after_it_cost_one_request(
+    poll: ModuleType, store: SimulatedStore
+) -> None:
+    """600 orders stamped in one second: the first poll reads them in ceil(600/250)
+    pages by id; later quiet polls ask once and read nothing (the old reads re-read the
+    whole second, page by page, until a newer change moved the cursor), and the cursor
+    item stays small."""
+    now = store.now()
+    instance_id = create_instance(store, {"orders": poller()}, created=now - timedelta(minutes=1))
+    ids = store.bulk("orders", 600, start=now - timedelta(seconds=30))
+    first = invoke_poll(poll, instance_id)["resources"]["orders"]
+    assert (first["requests"], first["recordsRead"], first["eventsEmitted"]) == (3, 600, 600)
+    for _ in range(2):
+        quiet = invoke_poll(poll, instance_id)["resources"]["orders"]
+        assert (quiet["requests"], quiet["recordsRead"], quiet["checkpoints"]) == (1, 0, 0)
+    messages = drain_queue()
+    assert sorted(int(m["objectId"]) for m in messages) == ids
+    assert {m["eventType"] for m in messages} == {"CREATED"}
+    item = cursor_item(instance_id, "orders")
+    assert item is not None and "idsAtCursor" not in item and "recentZ" not in item
+    assert not item.get("recent") and item["readTo"] and "after" not in item  # nothing left to re-read

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -198,16 +199,7 @@ class PollTable:
     def checkpoint(
         self, instance_id: str, state: CursorState, *, expected_version: int, stats: dict[str, Any]
     ) -> CursorState:
-        written = CursorState(
-            resource=state.resource,
-            cursor=state.cursor,
-            ids_at_cursor=state.ids_at_cursor,
-            recent=state.recent,
-            version=expected_version + 1,
-            origin=state.origin,
-            snapshot=state.snapshot,
-            pending=state.pending,
-        )
+        written = replace(state, version=expected_version + 1)
         item = cursor_to_item(instance_id, written)
         item.update({k: v for k, v in stats.items() if v is not None})
         values: dict[str, Any] = {}
@@ -274,8 +266,23 @@ def cursor_to_item(instance_id: str, state: CursorState) -> dict[str, Any]:
         item["origin"] = iso_utc(state.origin)
     recent = sorted(f"{oid}|{iso_utc(u)}" for oid, u in state.recent)
     _pack("recent", recent, item)
-    if "recent" in item and len(state.ids_at_cursor) <= 1000:
-        item["idsAtCursor"] = sorted(state.ids_at_cursor)
+    # Where the last complete read went and what the subscriber was told up to; for an
+    # id-paged read stopped midway, how to resume it (a few short strings, however many
+    # records share one second). readTo is always present ("" until a read completes):
+    # its absence marks an item written before reads recorded it, whose cursor played
+    # both parts.
+    item["readTo"] = iso_utc(state.read_to) if state.read_to is not None else ""
+    for name, moment in (
+        ("told", state.told),
+        ("readFrom", state.read_from),
+        ("readUntil", state.read_until),
+    ):
+        if moment is not None:
+            item[name] = iso_utc(moment)
+    if state.after is not None:
+        item["after"] = state.after
+    if state.last_id is not None:
+        item["lastId"] = state.last_id
     if state.snapshot is not None:
         _pack("snapshot", state.snapshot, item)
     if state.pending:
@@ -292,8 +299,9 @@ def cursor_from_item(item: dict[str, Any]) -> CursorState:
         parsed = _parse_time(at)
         if oid and parsed is not None:
             recent.add((oid, parsed))
-    ids = {str(i) for i in item.get("idsAtCursor") or []}
-    ids |= {oid for oid, u in recent if u == cursor}
+    if cursor is not None:
+        # Items written before id paging kept the ids at the cursor's time apart.
+        recent |= {(str(i), cursor) for i in item.get("idsAtCursor") or []}
     pending_raw = _unpack("pending", item) or {}
     pending: dict[str, tuple[str, datetime]] = {}
     for oid, (tok, at) in pending_raw.items():
@@ -304,10 +312,15 @@ def cursor_from_item(item: dict[str, Any]) -> CursorState:
     return CursorState(
         resource=resource,
         cursor=cursor,
-        ids_at_cursor=frozenset(ids),
         recent=frozenset(recent),
         version=int(item.get("version", 0)),
         origin=_parse_time(item.get("origin")),
         snapshot={str(k): str(v) for k, v in snapshot.items()} if snapshot is not None else None,
         pending=pending,
+        read_to=_parse_time(item["readTo"]) if "readTo" in item else cursor,
+        told=_parse_time(item.get("told")) if "readTo" in item else cursor,
+        read_from=_parse_time(item.get("readFrom")),
+        read_until=_parse_time(item.get("readUntil")),
+        after=str(item["after"]) if item.get("after") is not None else None,
+        last_id=str(item["lastId"]) if item.get("lastId") is not None else None,
     )

@@ -7,12 +7,16 @@ against them, so a change to an entry that the store would reject fails a test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bcpoller.config.errors import ConfigError
 
 DateFormat = Literal["rfc2822", "iso8601"]
+# How an endpoint pages by id (stable while records change, unlike page numbers):
+# "min_id" (v2 orders, inclusive), "id:greater" (v3 catalog), "after" (v3 cursor
+# pagination: ``meta.cursor_pagination.end_cursor`` of the page before).
+Keyset = Literal["min_id", "id:greater", "after"]
 
 # Java patterns that write (and read) each native date format; the web page pre-fills them.
 JAVA_PATTERNS: dict[str, str] = {
@@ -54,10 +58,20 @@ class CatalogEntry:
     # Native query parameters a where-clause may set verbatim (`status_id='11'`).
     passthrough_params: tuple[str, ...] = ()
     description: str = ""
+    # Paging by id on the token-auth endpoint (None: the spec offers nothing stable), and
+    # the sort that puts its records in id order (as the spec's enum spells it; {} = the
+    # endpoint's default order, which is by id).
+    keyset: Keyset | None = None
+    keyset_sort: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_date_filter(self) -> bool:
         return self.filter_param is not None
+
+    def keyset_for(self, *, legacy: bool = False) -> Keyset | None:
+        """The id paging on the endpoint the credentials reach (legacy twins of v3
+        resources are undocumented v2 endpoints: no id paging is assumed there)."""
+        return self.keyset if not legacy or self.api == "v2" else None
 
     @property
     def sorts_by_updated(self) -> bool:
@@ -107,6 +121,8 @@ def _dated_v3(
     legacy: str | None,
     passthrough: tuple[str, ...],
     description: str,
+    keyset: Keyset | None = None,
+    keyset_sort: dict[str, str] | None = None,
 ) -> CatalogEntry:
     return CatalogEntry(
         name=name,
@@ -125,6 +141,8 @@ def _dated_v3(
         legacy_v2_filter_param="min_date_modified" if legacy else None,
         passthrough_params=passthrough,
         description=description,
+        keyset=keyset,
+        keyset_sort=keyset_sort or {},
     )
 
 
@@ -157,6 +175,9 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
             "include",
         ),
         description="Orders (v2 API, RFC 2822 dates)",
+        # min_id is inclusive; the spec's default order is by id, asked for explicitly.
+        keyset="min_id",
+        keyset_sort={"sort": "id"},
     ),
     _dated_v3(
         "products",
@@ -177,6 +198,8 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
             "include",
         ),
         description="Catalog products (v3)",
+        keyset="id:greater",
+        keyset_sort={"sort": "id", "direction": "asc"},
     ),
     _dated_v3(
         "customers",
@@ -185,6 +208,8 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         legacy="/v2/customers",
         passthrough=("email:in", "company:in", "customer_group_id:in", "name:in", "include"),
         description="Customers (v3)",
+        # The spec's sort enum has no id: cursor pagination follows the default (id) order.
+        keyset="after",
     ),
     _dated_v3(
         "subscribers",
@@ -201,6 +226,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         legacy=None,
         passthrough=("name", "name:like"),
         description="Price lists (v3; the spec offers no sort)",
+        keyset="after",
     ),
     CatalogEntry(
         name="categories",
@@ -217,6 +243,8 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         legacy_v2_path="/v2/categories",
         passthrough_params=("parent_id", "is_visible", "name", "keyword"),
         description="Catalog categories (v3; records carry no dates, so no date filter)",
+        keyset="id:greater",
+        keyset_sort={"sort": "id"},
     ),
     CatalogEntry(
         name="brands",
@@ -233,6 +261,8 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         legacy_v2_path="/v2/brands",
         passthrough_params=("name", "page_title"),
         description="Catalog brands (v3; records carry no dates, so no date filter)",
+        keyset="id:greater",
+        # The spec sorts brands by name only: the default order (by id) is used.
     ),
 )
 

@@ -58,6 +58,8 @@ class Page:
     records: list[dict[str, Any]]
     page_number: int
     is_last: bool
+    # Id paging only: the token that continues the read after this page (see iter_keyset_pages).
+    resume: str | None = None
 
 
 class _Retryable(Exception):
@@ -180,6 +182,66 @@ class BigCommerceClient:
         chunks = [records[i : i + page_size] for i in range(0, len(records), page_size)] or [[]]
         for number, chunk in enumerate(chunks, start=1):
             yield Page(records=chunk, page_number=number, is_last=number == len(chunks))
+
+    def iter_keyset_pages(
+        self, request: NativeRequest, *, page_size: int = MAX_PAGE_SIZE, after: str | None = None
+    ) -> Iterator[Page]:
+        """Every record of the request's resource with updated time >= its lower bound, in
+        id order, starting after ``after`` (None = from the lowest id), one page at a time.
+
+        Each page's ``resume`` is the token that continues after it: the last id read for
+        ``min_id`` / ``id:greater`` endpoints, ``meta.cursor_pagination.end_cursor`` for
+        cursor-paginated ones. A record changed during the read keeps its id, so it never
+        shifts another record out of an unread page (page numbers would), and a new record
+        takes a higher id; a checkpoint holding the token resumes exactly where it stopped.
+        The read is whole only when a page says ``is_last``: at the page cap the pages just
+        stop, and the caller resumes from the last token.
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size: must be 1..{MAX_PAGE_SIZE}, got {page_size}")
+        entry = request.entry
+        legacy = bool(getattr(request, "legacy", False)) or (self.creds.mode == "basic" and entry.api != "v2")
+        keyset = entry.keyset_for(legacy=legacy)
+        if keyset is None:
+            raise ValueError(f"{entry.name}: the endpoint offers no id paging; use iter_pages")
+        native = self._native(request)
+        params = {k: v for k, v in native.params.items() if k not in entry.sort_params}
+        params.update(entry.keyset_sort)
+        token, number = after, 0
+        while True:
+            query = {**params, "limit": str(page_size)}
+            if token is not None:
+                query.update(_keyset_param(keyset, token, native.path))
+            response = self._get(native.path, query)
+            records, total_pages, has_next = _parse_page(response, native.api, native.path)
+            number += 1
+            if keyset == "after":
+                cursor = _cursor_pagination(response)
+                following = cursor.get("end_cursor")
+                next_token = str(following) if records and following else token
+                announced = bool((cursor.get("links") or {}).get("next")) if cursor else has_next
+                is_last = not records or len(records) < page_size or not announced
+            else:
+                last_id = _dig(records[-1], entry.id_field) if records else None
+                next_token = str(last_id) if last_id is not None else token
+                if native.api == "v2":
+                    is_last = len(records) < page_size
+                else:
+                    is_last = len(records) < page_size or (total_pages is not None and total_pages <= 1)
+            if not is_last and next_token == token:
+                # A token that does not move would read the same page forever; ending the
+                # read instead would pass for having read everything.
+                raise StoreError(
+                    "the store's id paging did not move past the page it answered", path=native.path
+                )
+            yield Page(records=records, page_number=number, is_last=is_last, resume=next_token)
+            if is_last:
+                return
+            if number >= MAX_PAGES:
+                # Not the end: the caller keeps the last token and continues next time.
+                logger.warning("read reached the page cap: stopping it", extra={"path": native.path})
+                return
+            token = next_token
 
     def _native(self, request: NativeRequest) -> _Native:
         entry = request.entry
@@ -398,6 +460,26 @@ def _parse_page(
         int(total) if isinstance(total, int | float) else None,
         bool(links.get("next")),
     )
+
+
+def _keyset_param(keyset: str, token: str, path: str) -> dict[str, str]:
+    if keyset == "after":
+        return {"after": token}
+    try:
+        last = int(token)
+    except ValueError:
+        raise StoreError(f"id paging needs whole-number ids, got {token!r}", path=path) from None
+    # min_id is inclusive: the next page starts one past the last id read.
+    return {"min_id": str(last + 1)} if keyset == "min_id" else {"id:greater": str(last)}
+
+
+def _cursor_pagination(response: httpx.Response) -> dict[str, Any]:
+    try:
+        meta = response.json().get("meta") or {}
+    except (ValueError, AttributeError):
+        return {}
+    cursor = meta.get("cursor_pagination") if isinstance(meta, dict) else None
+    return cursor if isinstance(cursor, dict) else {}
 
 
 def _dig(record: dict[str, Any], dotted: str | None) -> Any:

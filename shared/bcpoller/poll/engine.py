@@ -5,13 +5,24 @@ Exactly one event per (object, updated time), even across crashes:
   re-sends the same deterministic eventIds, which delivery deduplicates);
 - the cursor is written with a conditional update on the version read, so a poll that
   lost its lease can never move a cursor another poll owns;
-- reads are ascending by updated time, and each next page is a fresh query from the
-  newest second read (keyset), not the next offset: a record updated while pages are
-  read moves *ahead* of the reader instead of shifting an unread record behind it.
+- endpoints that page by id (the catalog's ``keyset``: v2 orders ``min_id``, v3 catalog
+  ``id:greater``, v3 customers and price lists cursor pagination) are read in id order
+  from the lower bound: a record updated while pages are read keeps its place, a new one
+  comes last, and a checkpoint holds the token that continues the read, so however many
+  records share one second nothing is read twice and a stopped read resumes exactly;
+- endpoints without id paging are read ascending by updated time, each next page a fresh
+  query from the newest second read, not the next offset: a record updated while pages
+  are read moves *ahead* of the reader instead of shifting an unread record behind it.
   Offset paging is only used inside a run of more than one page of records sharing one
-  second (the filter cannot split a second), and for stores that cannot sort;
-- the next poll starts ``pollDelay`` before the cursor and drops the (id, time) pairs it
-  already emitted, so late-committed records are still caught without duplicates.
+  second (the filter cannot split a second, see ``_Tie``; no catalog endpoint needs it
+  today, since every sorted one pages by id), and for stores that cannot sort
+  (subscribers, and the legacy v2 twins of v3 resources: read whole, sorted here);
+- the next poll starts ``pollDelay`` before the point the last read went through and
+  drops the (id, time) pairs it already emitted, so late-committed records are still
+  caught without duplicates;
+- an object is announced ``CREATED`` when it was created at or after the point the
+  subscriber was last told about its resource and was not announced before, ``UPDATED``
+  otherwise.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -106,6 +117,7 @@ class PollResult:
 
 
 MAX_TIE_PASSES = 4
+_NO_LIMIT = datetime.max.replace(tzinfo=UTC)
 
 
 class _Tie:
@@ -309,6 +321,10 @@ class _Run:
         self._upper: datetime | None = None
         self._requests_before = 0
         self._current = CursorState(resource="")
+        self.lease_until: float | None = None
+        self._told_from = started
+        # The earliest creation time among objects seen only past the store clock.
+        self._deferred_created: datetime | None = None
 
     def result(self, status: PollStatus, reason: str | None = None) -> PollResult:
         return PollResult(self.instance.instance_id, status, reason, self.resources)
@@ -339,16 +355,18 @@ class _Run:
             return
         owner = self.deps.new_owner()
         at = self.now().timestamp()
+        lease_until = at + self.remaining_ms() / 1000.0 + LEASE_MARGIN_S
         refused = self.deps.state.take_lease(
             self.instance.instance_id,
             owner=owner,
-            lease_until=at + self.remaining_ms() / 1000.0 + LEASE_MARGIN_S,
+            lease_until=lease_until,
             now=at,
             work_seq=self.view.last.work_seq,
         )
         if refused is not None:
             raise _Stop("skipped", refused)
         self.owner = owner
+        self.lease_until = lease_until
 
     def execute(self) -> PollResult:
         inst = self.instance
@@ -383,9 +401,14 @@ class _Run:
         result = self.resources.setdefault(plan.name, ResourceResult())
         before = self._requests_before = self.session.requests_made
         self._current = state
+        # Fixed for the whole poll: checkpoints move the cursor, not what was told before.
+        self._told_from = floor_second(state.told_from or self.start)
+        self._deferred_created = None
         try:
             if plan.snapshot:
                 self._poll_snapshot(plan, state, result)
+            elif plan.keyset:
+                self._poll_keyset(plan, state, result)
             else:
                 self._poll_dated(plan, state, result)
         except AuthenticationError:
@@ -420,6 +443,7 @@ class _Run:
         query_bound = state.lower_bound(plan.overlap_s, self.start)
         pages = self._pages(plan, query_bound)
         tie: _Tie | None = None
+        complete = False
         try:
             while True:
                 page = next(pages, None)
@@ -441,6 +465,7 @@ class _Run:
                     if tie.confirmed():
                         tie = None
                         if not beyond:
+                            complete = True
                             break
                         query_bound += timedelta(seconds=1)  # the whole second is emitted
                     elif tie.passes >= MAX_TIE_PASSES or self.time_short():
@@ -453,6 +478,13 @@ class _Run:
                     pages = self._pages(plan, query_bound)
                     continue
                 if deferred or is_last:
+                    complete = True
+                    if not is_last:
+                        # Everything left is stamped past the store clock: its objects are
+                        # only looked at, so that one never announced still arrives CREATED.
+                        for rest in pages:
+                            result.records_read += len(rest.records)
+                            result.deferred += self._select(plan, state, rest.records, result)[2]
                     break
                 if self.time_short():
                     result.status = "partial"
@@ -468,17 +500,114 @@ class _Run:
                         tie = _Tie(query_bound, {p for p in read if floor_second(p[1]) == query_bound})
         finally:
             _close(pages)
+        if complete:
+            # Read through the store clock: the next poll starts pollDelay before it.
+            done = state.read_through(self.upper, plan.overlap_s, told=self._deferred_created)
+            if self._worth_writing(plan, state, done, result):
+                state = self._checkpoint(done, state, result)
         return state
+
+    def _poll_keyset(self, plan: ResourcePlan, state: CursorState, result: ResourceResult) -> CursorState:
+        """One id-ordered read from the lower bound (or the rest of an interrupted one).
+
+        Every page's events are queued, then one checkpoint records them with the token
+        that continues after the page; the last page's checkpoint also records the store
+        time the read went through. A quiet poll writes nothing unless it re-read records
+        the next poll would otherwise read again."""
+        assert self.session is not None
+        lower = state.lower_bound(plan.overlap_s, self.start, by_id=True)
+        resuming = state.read_from is not None
+        # A resumed read keeps the clock it started with (see CursorState.read_until); a new
+        # one takes the store's clock from its first page's Date header (no /v2/time).
+        upper = state.read_until if resuming and state.read_until is not None else None
+        after, last_id = (state.after, state.last_id) if resuming else (None, None)
+        pages = self._keyset_pages(plan, lower, after)
+        advanced = state
+        try:
+            for page in pages:
+                records = page.records
+                result.records_read += len(records)
+                # Nothing is held back for being stamped past the store clock: this read's
+                # next bound follows the clock, not the records, so emitting a record
+                # written during the read cannot move the bound past an unread one.
+                fresh, _, _ = self._select(plan, state, records, result, floor=lower, upper=_NO_LIMIT)
+                after = page.resume if page.resume is not None else after
+                last_id = next(
+                    (i for i in (plan.read_id(r) for r in reversed(records)) if i is not None), last_id
+                )
+                emitted = [(oid, updated) for oid, updated, _ in fresh]
+                if upper is None:
+                    upper = self.upper
+                advanced = state.advance_keyset(
+                    emitted,
+                    read_from=lower,
+                    upper=upper,
+                    after=after,
+                    last_id=last_id,
+                    overlap_s=plan.overlap_s,
+                )
+                if page.is_last:
+                    advanced = advanced.read_through(upper, plan.overlap_s)
+                    if fresh or self._worth_writing(plan, state, advanced, result):
+                        state = self._emit(plan, state, fresh, result, advanced)
+                    return state
+                if fresh:
+                    state = self._emit(plan, state, fresh, result, advanced)
+                if self.time_short():
+                    break
+        finally:
+            _close(pages)
+        # Stopped before the last page (out of time, or the connector's page cap).
+        result.status = "partial"
+        if advanced.after != state.after:
+            # Only re-reads since the last checkpoint: save where to resume anyway.
+            state = self._checkpoint(advanced, state, result)
+        return state
+
+    def _worth_writing(
+        self, plan: ResourcePlan, old: CursorState, new: CursorState, result: ResourceResult
+    ) -> bool:
+        """Whether a read that emitted nothing on its last page still needs a checkpoint:
+        it ends an interrupted read, or it re-read records that the next poll would read
+        again unless the item moves its lower bound past them."""
+        if old.read_from is not None:
+            return True
+        if result.records_read == 0:
+            return False  # the quiet path: no write at all
+        if result.events_emitted and new.told != old.told:
+            return True  # what this poll announced moves the told point (keeps recent small)
+        by_id = plan.keyset
+        return new.lower_bound(plan.overlap_s, self.start, by_id=by_id) > old.lower_bound(
+            plan.overlap_s, self.start, by_id=by_id
+        )
+
+    def _keyset_pages(
+        self, plan: ResourcePlan, lower: datetime | None, after: str | None
+    ) -> Iterator[PageLike]:
+        assert self.session is not None
+        return iter(
+            self.session.iter_keyset_pages(plan.build_request(lower), page_size=plan.page_size, after=after)
+        )
 
     def _pages(self, plan: ResourcePlan, lower: datetime | None) -> Iterator[PageLike]:
         assert self.session is not None
         return iter(self.session.iter_pages(plan.build_request(lower), page_size=plan.page_size))
 
     def _select(
-        self, plan: ResourcePlan, state: CursorState, records: list[dict[str, Any]], result: ResourceResult
+        self,
+        plan: ResourcePlan,
+        state: CursorState,
+        records: list[dict[str, Any]],
+        result: ResourceResult,
+        *,
+        floor: datetime | None = None,
+        upper: datetime | None = None,
     ) -> tuple[list[tuple[str, datetime, dict[str, Any]]], set[EmittedKey], int]:
-        """(records to emit, every (id, time) read up to the store clock, how many are past it)."""
-        floor = state.lower_bound(plan.overlap_s, self.start)
+        """(records to emit, every (id, time) read up to ``upper``, how many are past it).
+
+        ``upper`` defaults to the store clock (id-ordered reads pass no limit)."""
+        floor = floor or state.lower_bound(plan.overlap_s, self.start)
+        upper = upper or self.upper
         fresh: list[tuple[str, datetime, dict[str, Any]]] = []
         seen: set[EmittedKey] = set()
         read: set[EmittedKey] = set()
@@ -489,8 +618,13 @@ class _Run:
                 result.unreadable += 1
                 result.error = f"{plan.name}: a record without a readable id or updated date was skipped"
                 continue
-            if updated > self.upper:
+            if updated > upper:
                 deferred += 1
+                created = plan.read_created(record)
+                if created is not None and (
+                    self._deferred_created is None or created < self._deferred_created
+                ):
+                    self._deferred_created = created
                 continue
             read.add((oid, updated))
             if updated < floor or state.already_emitted(oid, updated) or (oid, updated) in seen:
@@ -518,9 +652,12 @@ class _Run:
             return "UPDATED"
         if oid in first_seen and first_seen[oid] < updated:
             return "UPDATED"  # this object was already announced inside the window
-        reference = state.cursor or state.origin or self.start
+        # Everything that existed before this point was announced by then (or predates the
+        # origin); an object created at or after it and not announced since is new to the
+        # subscriber, even in the very second the last read stood on.
+        reference = self._told_from
         tolerance = timedelta(seconds=plan.created_tolerance_s)
-        if created > reference or abs(updated - created) <= tolerance:
+        if created >= reference or abs(updated - created) <= tolerance:
             return "CREATED"
         return "UPDATED"
 
@@ -530,7 +667,10 @@ class _Run:
         state: CursorState,
         fresh: list[tuple[str, datetime, dict[str, Any]]],
         result: ResourceResult,
+        advanced: CursorState | None = None,
     ) -> CursorState:
+        """Queue ``fresh`` (classified against ``state``), then checkpoint ``advanced``
+        (default: ``state`` advanced past them in updated-time order)."""
         first_seen: dict[str, datetime] = {}
         for oid, at in state.recent:
             if oid not in first_seen or at < first_seen[oid]:
@@ -541,9 +681,15 @@ class _Run:
             )
             for oid, updated, record in fresh
         ]
-        self.deps.queue.send(bodies)
+        if bodies and self.lease_until is not None and self.now().timestamp() >= self.lease_until:
+            # Past its lease another poll may own this cursor and have announced these
+            # objects already: events classified from this poll's older view must not go out.
+            raise CursorConflict(f"cursor {plan.name}: the lease expired before its events were queued")
+        if bodies:
+            self.deps.queue.send(bodies)
         result.events_emitted += len(bodies)
-        advanced = state.advance(((oid, updated) for oid, updated, _ in fresh), plan.overlap_s)
+        if advanced is None:
+            advanced = state.advance(((oid, updated) for oid, updated, _ in fresh), plan.overlap_s)
         return self._checkpoint(advanced, state, result)
 
     def _checkpoint(self, new: CursorState, old: CursorState, result: ResourceResult) -> CursorState:
@@ -607,7 +753,9 @@ class _Run:
         its event is queued, so a crash re-sends the same eventId instead of a new one."""
         assert self.session is not None
         records: dict[str, dict[str, Any]] = {}
-        for page in self._pages(plan, None):
+        # Id paging, where offered, keeps a whole read stable while records are deleted.
+        pages = self._keyset_pages(plan, None, None) if plan.keyset else self._pages(plan, None)
+        for page in pages:
             result.records_read += len(page.records)
             for record in page.records:
                 oid = plan.read_id(record)

@@ -34,6 +34,9 @@ class ResourcePlan:
     # is then safer than the next offset page. Otherwise the connector reads every page
     # before sorting, and a fresh query would only read it all again.
     sorted_by_store: bool = True
+    # The endpoint pages by id (min_id, id:greater or cursor pagination): reads go in id
+    # order and resume from a token, never re-reading what a checkpoint covers.
+    keyset: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ def plan_resources(configuration: dict[str, Any]) -> Planning:
                 page_size=poller.effective_page_size,
                 snapshot=not entry.has_date_filter,
                 sorted_by_store=entry.sorts_by_updated and (not legacy or entry.api == "v2"),
+                keyset=entry.keyset_for(legacy=legacy) is not None,
             )
         )
     return Planning(resources=plans, backfill_since=parsed.backfill_since)

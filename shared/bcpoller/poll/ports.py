@@ -26,6 +26,9 @@ class PageLike(Protocol):
     @property
     def is_last(self) -> bool: ...
 
+    @property
+    def resume(self) -> str | None: ...
+
 
 class StoreSession(Protocol):
     """An open connection to one store for one poll (``BigCommerceClient``)."""
@@ -38,6 +41,12 @@ class StoreSession(Protocol):
         ...
 
     def iter_pages(self, request: Any, *, page_size: int = 250) -> Iterator[PageLike]: ...
+
+    def iter_keyset_pages(
+        self, request: Any, *, page_size: int = 250, after: str | None = None
+    ) -> Iterator[PageLike]:
+        """Pages in id order after the token ``after``; each page's ``resume`` continues it."""
+        ...
 
     def __enter__(self) -> StoreSession: ...
 

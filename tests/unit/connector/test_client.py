@@ -365,3 +365,94 @@ def test_one_tls_context_per_process() -> None:
     finally:
         first.close()
         second.close()
+
+
+def id_store(records: list[dict[str, Any]], seen: list[httpx.Request], *, api: str) -> Handler:
+    """A scripted store paging by id the three ways BigCommerce does (min_id, id:greater, after)."""
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        params = req.url.params
+        limit = int(params["limit"])
+        rows = sorted(records, key=lambda r: r["id"])
+        if "min_id" in params:
+            rows = [r for r in rows if r["id"] >= int(params["min_id"])]
+        if "id:greater" in params:
+            rows = [r for r in rows if r["id"] > int(params["id:greater"])]
+        if "after" in params:
+            rows = [r for r in rows if r["id"] > int(params["after"].removeprefix("c"))]
+        chunk = rows[:limit]
+        if api == "v2":
+            return httpx.Response(200, json=chunk) if chunk else httpx.Response(204)
+        meta: dict[str, Any] = {"pagination": {"total_pages": (len(rows) + limit - 1) // limit}}
+        if "after" in params or "page" not in params:
+            links = {"next": "?after=x"} if len(rows) > limit else {}
+            end = {"end_cursor": f"c{chunk[-1]['id']}"} if chunk else {}
+            meta["cursor_pagination"] = {"count": len(chunk), "per_page": limit, "links": links, **end}
+        return httpx.Response(200, json={"data": chunk, "meta": meta})
+
+    return handler
+
+
+@pytest.mark.parametrize(("name", "param", "first_next"), [
+    ("orders", "min_id", "4"), ("products", "id:greater", "3"), ("customers", "after", "c3"),
+])  # fmt: skip
+def test_id_paging_sends_the_endpoints_own_parameter_and_resumes_after_a_token(
+    name: str, param: str, first_next: str
+) -> None:
+    api = "v2" if name == "orders" else "v3"
+    records = [
+        {
+            "id": i,
+            "date_modified": "Sun, 01 Mar 2026 12:00:00 +0000" if api == "v2" else "2026-03-01T12:00:00Z",
+        }
+        for i in range(1, 8)
+    ]
+    seen: list[httpx.Request] = []
+    with make(id_store(records, seen, api=api)) as client:
+        pages = list(client.iter_keyset_pages(request(name), page_size=3))
+        assert [r["id"] for p in pages for r in p.records] == list(range(1, 8))
+        assert [p.is_last for p in pages] == [False, False, True]
+        assert param not in seen[0].url.params and seen[1].url.params[param] == first_next
+        # The date sort is replaced by id order; the lower bound stays.
+        assert "date_modified" not in seen[0].url.params.get("sort", "")
+        assert any(k.startswith(("min_date_modified", "date_modified:min")) for k in seen[0].url.params)
+        seen.clear()
+        resumed = list(client.iter_keyset_pages(request(name), page_size=3, after=pages[0].resume))
+    assert [r["id"] for p in resumed for r in p.records] == [4, 5, 6, 7]
+    assert seen[0].url.params[param] == first_next
+
+
+def test_id_paging_that_does_not_move_is_an_error_not_an_end() -> None:
+    """A store that answers the same full page again must not pass for one that was read
+    to the end: the poll would record everything as read and lose the rest."""
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[{"id": 5, "date_modified": "Sun, 01 Mar 2026 12:00:00 +0000"}] * 3)
+
+    with make(handler) as client, pytest.raises(StoreError, match="did not move"):
+        list(client.iter_keyset_pages(request("orders"), page_size=3, after="5"))
+
+
+def test_id_paging_stops_at_the_page_cap_without_claiming_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "MAX_PAGES", 3)
+    records = [{"id": i, "date_modified": "Sun, 01 Mar 2026 12:00:00 +0000"} for i in range(1, 30)]
+    with make(id_store(records, [], api="v2")) as client:
+        pages = list(client.iter_keyset_pages(request("orders"), page_size=2))
+    assert len(pages) == 3 and not any(p.is_last for p in pages) and pages[-1].resume == "6"
+
+
+def test_id_paging_refuses_ids_that_are_not_numbers() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[{"id": "A-1"}, {"id": "A-2"}])
+
+    with make(handler) as client, pytest.raises(StoreError, match="whole-number ids"):
+        list(client.iter_keyset_pages(request("orders"), page_size=2))
+
+
+def test_resources_without_id_paging_say_so() -> None:
+    with (
+        make(lambda req: httpx.Response(200, json={})) as client,
+        pytest.raises(ValueError, match="subscribers"),
+    ):
+        list(client.iter_keyset_pages(request("subscribers")))

@@ -25,6 +25,7 @@ class Page:
     records: list[dict[str, Any]]
     page_number: int
     is_last: bool
+    resume: str | None = None
 
 
 class FakeStore:
@@ -80,6 +81,34 @@ class FakeStore:
                 return
             number += 1
 
+    def keyset_pages(self, lower: datetime | None, page_size: int, after: str | None) -> Iterator[Page]:
+        """Id order from ``after`` on, each page a fresh query (like ``min_id`` / ``id:greater``)."""
+        number, token = 1, after
+        while True:
+            if self.hook:
+                self.hook(number)
+            self.requests += 1
+            if self.fail_on_request == self.requests:
+                raise StoreError("Internal Server Error after 6 attempts", status=500, path="/v2/orders")
+            if self.auth_fails:
+                raise AuthenticationError("invalid credentials", status=401, path="/v2/orders")
+            rows = sorted(
+                (
+                    r
+                    for r in self.records.values()
+                    if (lower is None or r["date_modified"] >= lower)
+                    and (token is None or r["id"] > int(token))
+                ),
+                key=lambda r: r["id"],
+            )
+            chunk = rows[:page_size]
+            last = len(rows) <= page_size
+            token = str(chunk[-1]["id"]) if chunk else token
+            yield Page([dict(r) for r in chunk], number, last, token)
+            if last:
+                return
+            number += 1
+
 
 class FakeSession:
     def __init__(self, store: FakeStore, skew: timedelta = timedelta(0)) -> None:
@@ -107,6 +136,14 @@ class FakeSession:
 
     def iter_pages(self, request: Any, *, page_size: int = 250) -> Iterator[Page]:
         for page in self.store.pages(request, page_size):
+            self.requests_made += 1
+            self.date = self.store.now.replace(microsecond=0)
+            yield page
+
+    def iter_keyset_pages(
+        self, request: Any, *, page_size: int = 250, after: str | None = None
+    ) -> Iterator[Page]:
+        for page in self.store.keyset_pages(request, page_size, after):
             self.requests_made += 1
             self.date = self.store.now.replace(microsecond=0)
             yield page
@@ -237,7 +274,12 @@ def _when(value: Any) -> datetime | None:
 
 
 def orders_plan(
-    *, page_size: int = 250, overlap_s: float = 5, tolerance_s: float = 0, name: str = "orders"
+    *,
+    page_size: int = 250,
+    overlap_s: float = 5,
+    tolerance_s: float = 0,
+    name: str = "orders",
+    keyset: bool = True,
 ) -> ResourcePlan:
     return ResourcePlan(
         name=name,
@@ -248,6 +290,7 @@ def orders_plan(
         overlap_s=overlap_s,
         created_tolerance_s=tolerance_s,
         page_size=page_size,
+        keyset=keyset,
     )
 
 

@@ -31,9 +31,9 @@ def test_first_poll_emits_changes_since_instance_creation_and_not_before() -> No
     result = h.poll()
 
     assert result.status == "ok"
-    assert h.queue.events() == [
-        ("2", iso_utc(T0 + timedelta(seconds=1)), "CREATED"),
+    assert sorted(h.queue.events()) == [
         ("1", iso_utc(T0 + timedelta(seconds=2)), "UPDATED"),
+        ("2", iso_utc(T0 + timedelta(seconds=1)), "CREATED"),
     ]
     cursor = h.table.cursors["orders"]
     assert cursor.cursor == T0 + timedelta(seconds=2)
@@ -128,30 +128,39 @@ def test_a_poll_whose_cursors_went_stale_sends_nothing() -> None:
     assert len(h.queue.messages) == 1
 
 
-def test_tie_of_more_than_a_page_in_one_second_is_read_whole() -> None:
-    h = harness([orders_plan(page_size=7)])
+@pytest.mark.parametrize("keyset", [True, False])
+def test_tie_of_more_than_a_page_in_one_second_is_read_whole(keyset: bool) -> None:
+    """By id it is read in ceil(601/7) pages; by updated time, the fallback reads the
+    second by offset in passes until two agree. Once the read's clock is pollDelay past
+    the tie, a poll asks once and reads nothing."""
+    h = harness([orders_plan(page_size=7, keyset=keyset)])
     for oid in range(1, 601):
         h.store.create(oid)
     h.store.tick(1)
     h.store.create(1000)
 
-    h.poll()
-    h.poll()
+    first = h.poll().resources["orders"]
+    h.store.tick(10)
+    h.poll()  # its overlap (pollDelay before the first read's clock) still holds the tie
+    quiet = h.poll().resources["orders"]
 
     pairs = _pairs(h)
     assert len(pairs) == 601 and set(pairs.values()) == {1}
     assert all(kind == "CREATED" for _, _, kind in h.queue.events())
+    assert (quiet.requests, quiet.records_read) == (1, 0)
+    if keyset:
+        assert (first.requests, first.records_read) == (-(-601 // 7), 601)
 
 
-@pytest.mark.parametrize("keyset", [True, False])
-def test_update_landing_between_pages_is_not_lost(keyset: bool) -> None:
+@pytest.mark.parametrize("read", ["by id", "by updated time", "offset"])
+def test_update_landing_between_pages_is_not_lost(read: str) -> None:
     """The offset-paging trap: a record read on page 1 is updated before page 2 is read,
     so with offset paging every record after it shifts one place back and the first
-    record of page 2 is never seen. Keyset reads must not lose it; the offset variant
-    shows the trap is real (and that this test can fail)."""
+    record of page 2 is never seen. Id paging and time-keyset reads must not lose it;
+    the offset variant shows the trap is real (and that this test can fail)."""
     store = FakeStore(T0)
-    plan = orders_plan(page_size=5, overlap_s=1)
-    h = harness([plan if keyset else replace(plan, sorted_by_store=False)], store=store)
+    plan = orders_plan(page_size=5, overlap_s=1, keyset=read == "by id")
+    h = harness([plan if read != "offset" else replace(plan, sorted_by_store=False)], store=store)
     for oid in range(1, 21):
         store.create(oid)
         store.tick(10)  # far apart: the overlap cannot rescue a skipped record
@@ -172,7 +181,7 @@ def test_update_landing_between_pages_is_not_lost(keyset: bool) -> None:
 
     emitted = _pairs(h)
     missing = [oid for oid, at in store.latest().items() if emitted[(oid, iso_utc(at))] == 0]
-    assert missing == ([] if keyset else ["6"])
+    assert missing == (["6"] if read == "offset" else [])
     assert max(emitted.values()) == 1
 
 
@@ -192,7 +201,7 @@ def test_store_clock_ahead_of_lambda_uses_store_time() -> None:
 
 
 def test_records_stamped_after_the_store_clock_wait_for_a_later_poll() -> None:
-    h = harness()
+    h = harness([orders_plan(keyset=False)])
     h.store.create(1)
     h.store.records[1]["date_modified"] = T0 + timedelta(hours=5)  # a bad date, in the future
     h.store.create(2)
@@ -200,6 +209,24 @@ def test_records_stamped_after_the_store_clock_wait_for_a_later_poll() -> None:
     assert [e[0] for e in h.queue.events()] == ["2"]
     assert result.resources["orders"].deferred == 1
     assert h.table.cursors["orders"].cursor == T0  # not pushed 5 h ahead
+
+
+def test_id_paged_reads_emit_a_future_stamp_without_moving_their_bound() -> None:
+    h = harness()
+    h.store.create(1)
+    h.store.records[1]["date_modified"] = T0 + timedelta(hours=5)  # a bad date, in the future
+    h.store.tick(10)
+    h.poll()
+    h.store.create(2)
+    h.poll()
+    h.poll()
+    assert sorted(_pairs(h)) == [
+        ("1", iso_utc(T0 + timedelta(hours=5))),
+        ("2", iso_utc(T0 + timedelta(seconds=10))),
+    ]
+    state = h.table.cursors["orders"]
+    assert state.read_to == T0 + timedelta(seconds=10)  # the next bound follows the clock
+    assert state.lower_bound(5, T0, by_id=True) == T0 + timedelta(seconds=5)
 
 
 def test_failed_send_leaves_cursor_unchanged_and_next_poll_emits() -> None:
@@ -330,6 +357,28 @@ def test_created_versus_updated() -> None:
     assert kinds == {"1": "UPDATED", "2": "CREATED"}
 
 
+@pytest.mark.parametrize("keyset", [True, False])
+def test_object_created_in_the_cursors_second_and_updated_before_the_next_poll_is_created(
+    keyset: bool,
+) -> None:
+    """The edge that reached subscribers as UPDATED: an object created in the very second
+    the resource's last read stood on (after that read), and updated again before the
+    next poll, was never announced; its first event must say CREATED."""
+    h = harness([orders_plan(keyset=keyset)])
+    h.store.create(1)
+    h.poll()  # reads through T0: 1 is announced, the cursor stands on T0
+    h.store.create(2)  # still T0, after the read
+    h.store.tick(1)
+    h.store.update(2)
+    h.store.update(1)
+    h.poll()
+    assert sorted(h.queue.events()) == [
+        ("1", iso_utc(T0), "CREATED"),
+        ("1", iso_utc(T0 + timedelta(seconds=1)), "UPDATED"),
+        ("2", iso_utc(T0 + timedelta(seconds=1)), "CREATED"),
+    ]
+
+
 def test_event_body_is_the_record_as_returned_with_deterministic_id() -> None:
     h = harness()
     h.store.create(42, status="Shipped")
@@ -406,3 +455,53 @@ def test_snapshot_crash_after_send_resends_the_same_event_ids() -> None:
     h.poll()
     ids = [m["eventId"] for m in h.queue.messages]
     assert len(ids) == 2 and len(set(ids)) == 1
+
+
+def test_a_stopped_id_read_resumes_after_its_token_without_reading_again() -> None:
+    """A poll that runs out of time inside a 100-record second keeps the token of the
+    last page it emitted; the next poll reads only the rest, whatever the clock says."""
+    h = harness([orders_plan(page_size=10)])
+    for oid in range(1, 101):
+        h.store.create(oid)  # all in one second
+    h.store.tick(30)
+    budget = iter([100_000] * 6 + [0] * 100)
+    from bcpoller.poll.engine import poll_instance
+
+    first = poll_instance("inst-1", h.deps(), remaining_ms=lambda: next(budget), now=lambda: h.lambda_now)
+    assert first.status == "partial"
+    read_first = first.resources["orders"].records_read
+    stopped = h.table.cursors["orders"]
+    assert (
+        stopped.read_from is not None
+        and stopped.after == str(read_first)
+        and stopped.last_id == stopped.after
+    )
+    assert len(stopped.recent) == 0  # the pairs it passed are not kept: nothing can return them
+    h.store.tick(30)
+    second = h.poll()
+    assert second.status == "ok"
+    assert second.resources["orders"].records_read == 100 - read_first
+    assert second.resources["orders"].requests == (100 - read_first + 9) // 10
+    assert len(_pairs(h)) == 100 and set(_pairs(h).values()) == {1}
+    done = h.table.cursors["orders"]
+    assert done.read_from is None and done.after is None and done.read_to == T0 + timedelta(seconds=30)
+
+
+def test_a_poll_past_its_lease_sends_nothing_more() -> None:
+    """Past its lease another poll may own the cursor and have announced these objects
+    already; events classified from this poll's older view must not go out. (The lease is
+    taken with the first page's events, so the poll outlives it while reading the next.)"""
+    h = harness([orders_plan(page_size=1)])
+    h.store.create(1)
+    h.store.tick(1)
+    h.store.create(2)
+
+    def stall(page_number: int) -> None:
+        if page_number >= 2:
+            h.lambda_now += timedelta(minutes=10)  # far past remaining time + margin
+
+    h.store.hook = stall
+    result = h.poll()
+    assert result.status == "lease_lost" and "lease expired" in (result.resources["orders"].error or "")
+    assert [oid for oid, _, _ in h.queue.events()] == ["1"]
+    assert h.table.cursors["orders"].cursor == T0

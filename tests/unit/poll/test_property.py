@@ -1,6 +1,8 @@
 """Random store histories, writes landing while pages are read, and crashes at every
-point of a poll: no change is ever lost, and the only duplicates are re-sends of the
-same eventId (with the same body kind)."""
+point of a poll: no change is ever lost, the only duplicates are re-sends of the same
+eventId (with the same body kind), and every object reaches the subscriber first as
+``CREATED`` (then, without crashes, as ``UPDATED``). Both ways of reading run: id paging
+and updated-time order."""
 
 from __future__ import annotations
 
@@ -94,17 +96,18 @@ def _poll_with_faults(h: Harness, store: FakeStore, *, point: str, nth: int, wri
     return 0
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     history=steps,
     page_size=st.integers(1, 4),
     overlap=st.integers(1, 3),
+    keyset=st.booleans(),
 )
 def test_no_change_lost_and_duplicates_are_same_event_id(
-    history: list[tuple[Any, ...]], page_size: int, overlap: int
+    history: list[tuple[Any, ...]], page_size: int, overlap: int, keyset: bool
 ) -> None:
     store = FakeStore(T0)
-    h = harness([orders_plan(page_size=page_size, overlap_s=overlap)], store=store)
+    h = harness([orders_plan(page_size=page_size, overlap_s=overlap, keyset=keyset)], store=store)
     crashes = 0
 
     def next_tick() -> None:
@@ -137,11 +140,24 @@ def test_no_change_lost_and_duplicates_are_same_event_id(
         by_event[m["eventId"]].add((m["objectId"], m["changedAt"], m["eventType"]))
     assert all(len(v) == 1 for v in by_event.values()), "one eventId, two different events"
     assert len(by_event) == len(emitted), "one change, two eventIds"
-    if crashes == 0 and all(step[0] != "poll" or step[1] != "lease_expiry" for step in history):
+    clean = crashes == 0 and all(step[0] != "poll" or step[1] != "lease_expiry" for step in history)
+    if clean:
         assert max(emitted.values(), default=1) == 1, "a duplicate without any crash"
+
+    # Every object was created after the instance: the subscriber first hears CREATED,
+    # whatever happened to the object before a poll saw it, and UPDATED after that.
+    kinds: dict[str, list[str]] = defaultdict(list)
+    for m in events:
+        kinds[m["objectId"]].append(m["eventType"])
+    wrong_first = sorted(oid for oid, seen in kinds.items() if seen[0] != "CREATED")
+    assert not wrong_first, f"first announced as UPDATED: {wrong_first}"
+    if clean:
+        again = sorted(oid for oid, seen in kinds.items() if "CREATED" in seen[1:])
+        assert not again, f"announced CREATED twice: {again}"
 
     event(f"crashed polls: {min(crashes, 2)}{'+' if crashes >= 2 else ''}")
     event(f"re-sent events: {'yes' if max(emitted.values(), default=1) > 1 else 'no'}")
     event(f"changes: {'>20' if len(happened) > 20 else '<=20'}")
+    event(f"read: {'by id' if keyset else 'by updated time'}")
     cursors = h.table.history.get("orders", [])
     assert all(a is None or b is None or a <= b for a, b in pairwise(cursors))
