@@ -35,6 +35,8 @@ def instance_pk(instance_id: str) -> str:
 
 
 CURSOR_PREFIX = "META#CURSOR#"
+# Where cursors lived before the one-read poll; PollTable.load moves them once.
+LEGACY_CURSOR_PREFIX = "CURSOR#"
 POLL_STATUS = "META#POLL"
 
 

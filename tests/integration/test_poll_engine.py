@@ -281,3 +281,29 @@ def test_a_tie_is_read_once_and_quiet_polls_after_it_cost_one_request(
     item = cursor_item(instance_id, "orders")
     assert item is not None and "idsAtCursor" not in item and "recentZ" not in item
     assert not item.get("recent") and item["readTo"] and "after" not in item  # nothing left to re-read
+
+
+def test_cursors_of_the_old_layout_carry_over_once(poll: ModuleType, store: SimulatedStore) -> None:
+    """A stack upgraded in place keeps its watermarks: cursors written under CURSOR#
+    (before the one-read layout) are moved, and nothing before them is announced again."""
+    from bcpoller import keys
+
+    instance_id = create_instance(store, {"orders": poller()})
+    store.create("orders")
+    assert invoke_poll(poll, instance_id)["status"] == "ok"
+    assert len(drain_queue()) == 1
+    raw = aws.table(get_settings().table_name)
+    pk = keys.instance_pk(instance_id)
+    # Turn the stack back into the old layout: cursor under CURSOR#, no last-poll item.
+    cursor = raw.get_item(Key={"pk": pk, "sk": keys.cursor_sk("orders")}, ConsistentRead=True)["Item"]
+    raw.delete_item(Key={"pk": pk, "sk": keys.cursor_sk("orders")})
+    raw.delete_item(Key={"pk": pk, "sk": keys.POLL_STATUS})
+    raw.put_item(Item={**cursor, "sk": f"{keys.LEGACY_CURSOR_PREFIX}orders"})
+
+    view = PollTable(raw).load(instance_id)
+    assert view.cursors["orders"].cursor is not None
+    assert "Item" not in raw.get_item(Key={"pk": pk, "sk": f"{keys.LEGACY_CURSOR_PREFIX}orders"})
+    assert "Item" in raw.get_item(Key={"pk": pk, "sk": keys.cursor_sk("orders")}, ConsistentRead=True)
+    store.create("orders")
+    assert invoke_poll(poll, instance_id)["status"] == "ok"
+    assert len(drain_queue()) == 1  # only the new order: the old one is not announced again

@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
@@ -30,6 +31,7 @@ from bcpoller.poll.ports import CursorConflict, LastPoll, PollView
 # burst of thousands of changes in one overlap window stays far below the 400 KB item limit.
 INLINE_LIMIT = 64 * 1024
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+logger = Logger(child=True)
 
 
 @cache
@@ -108,7 +110,7 @@ class PollTable:
         }
         instance: StoredInstance | None = None
         cursors: dict[str, CursorState] = {}
-        last = LastPoll()
+        last: LastPoll | None = None
         while True:
             page = self._table.query(**kwargs)
             for item in page.get("Items", []):
@@ -121,8 +123,48 @@ class PollTable:
                     state = cursor_from_item(item)
                     cursors[state.resource] = state
             if "LastEvaluatedKey" not in page:
-                return PollView(instance=instance, cursors=cursors, last=last)
+                break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if instance is not None and last is None and not cursors:
+            # No last-poll item yet: either a new instance, or one whose cursors were written
+            # before the one-read layout. Their watermarks must carry over (otherwise the
+            # instance re-announces everything since its origin): moved once, here.
+            cursors = self._move_legacy_cursors(instance_id)
+        return PollView(instance=instance, cursors=cursors, last=last or LastPoll())
+
+    def _move_legacy_cursors(self, instance_id: str) -> dict[str, CursorState]:
+        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use
+
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
+            & Key(keys.SK).begins_with(keys.LEGACY_CURSOR_PREFIX),
+            "ConsistentRead": True,
+        }
+        moved: dict[str, CursorState] = {}
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                resource = str(item[keys.SK])[len(keys.LEGACY_CURSOR_PREFIX) :]
+                new_item = {**item, keys.SK: keys.cursor_sk(resource)}
+                try:
+                    # Another poll may have moved it (or checkpointed past it) meanwhile.
+                    self._table.put_item(
+                        Item=new_item, ConditionExpression="attribute_not_exists(#sk)",
+                        ExpressionAttributeNames={"#sk": keys.SK},
+                    )  # fmt: skip
+                except ClientError as exc:
+                    if not _is_condition_failure(exc):
+                        raise
+                    continue
+                self._table.delete_item(Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]})
+                state = cursor_from_item(new_item)
+                moved[state.resource] = state
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if moved:
+            logger.info("cursors moved to the one-read layout", extra={"resources": sorted(moved)})
+        return moved
 
     def load_cursors(self, instance_id: str) -> dict[str, CursorState]:
         return self.load(instance_id).cursors
