@@ -4,11 +4,12 @@
 | --- | --- | --- | --- |
 | instance | INST#{id} | META | ORG#{orgId} / INST#{createdDate}#{id} |
 | cursor of a resource | INST#{id} | CURSOR#{resource} | |
-| event log entry | INST#{id} | EVENT#{eventId} | EVENTS#{id} / {createdAt}#{eventId} |
+| event (status, attempts; the delivery claim) | INST#{id} | EVENT#{eventId} | |
+| event log entry (time order, body) | INST#{id} | LOG#{createdAt}#{eventId} | |
+| delivered/failed counts of one hour | INST#{id} | STATS#{yyyy-mm-ddThh} | |
 | oversize record body | INST#{id} | BLOB#{eventId} | |
 | organization | ORG#{orgId} | ORG | |
 | secret lookup | SECRET#{sha256 hex} | SECRET | |
-| idempotency record | IDEMPOTENCY#delivery | {eventId hash} (Powertools) | |
 
 Items that expire carry ``ttl`` (epoch seconds).
 """
@@ -35,11 +36,23 @@ def cursor_sk(resource: str) -> str:
 
 CURSOR_PREFIX = "CURSOR#"
 EVENT_PREFIX = "EVENT#"
+LOG_PREFIX = "LOG#"
+STATS_PREFIX = "STATS#"
 BLOB_PREFIX = "BLOB#"
 
 
 def event_sk(event_id: str) -> str:
     return f"{EVENT_PREFIX}{event_id}"
+
+
+def log_sk(created_at: str, event_id: str) -> str:
+    """``created_at`` is the fixed-width log time, so entries sort by creation in the table."""
+    return f"{LOG_PREFIX}{created_at}#{event_id}"
+
+
+def stats_sk(hour: str) -> str:
+    """``hour`` is ``yyyy-mm-ddThh`` (UTC)."""
+    return f"{STATS_PREFIX}{hour}"
 
 
 def blob_sk(event_id: str) -> str:
@@ -54,12 +67,5 @@ def org_instances_gsi_pk(org_id: str) -> str:
     return f"ORG#{org_id}"
 
 
-def events_gsi_pk(instance_id: str) -> str:
-    return f"EVENTS#{instance_id}"
-
-
 def secret_pk(secret_hash: str) -> str:
     return f"SECRET#{secret_hash}"
-
-
-IDEMPOTENCY_PK = "IDEMPOTENCY#delivery"

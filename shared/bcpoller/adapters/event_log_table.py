@@ -1,218 +1,159 @@
-"""Event log items (pk INST#{id}, sk EVENT#{eventId}) and event body blobs in the table.
+"""The event log in the table: event items (status, attempts, the delivery claim), log
+entries (time order and body) and hourly counters; event body blobs.
 
-Every write is one UpdateItem, so the first attempt creates the item and later attempts
-append to it without a read. ``writes`` counts them (the delivery benchmark reports it).
+    INST#{id} / EVENT#{eventId}              small, written at the claim and at the outcome
+    INST#{id} / LOG#{createdAt}#{eventId}    written once: the listing's order, the body
+    INST#{id} / STATS#{yyyy-mm-ddThh}        delivered/failed of one hour, atomic ADDs
+
+None of them is in an index: the log entry's sort key gives the listing its order, so no
+write pays a second time for a projection. ``writes`` counts the write requests.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
 
-_KEY_ATTRS = (keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK)
 # Sorts after every "{createdAt}#{eventId}" that starts with the same instant.
 _HIGH = "#\uffff"
-_MAX_PAGES = 10
-_FIRST_WRITE_WINS = frozenset({"createdAt", keys.GSI1_SK})
+_BATCH_GET = 100
+_DESCRIBE_ONCE = ("eventId", "eventType", "objectType", "objectId", "changedAt", "createdAt", "bodyRef")
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 class EventLogTable:
-    def __init__(self, table: Any, *, reset_idempotency: Callable[[str], None] | None = None) -> None:
+    def __init__(self, table: Any) -> None:
         self._table = table
-        self._reset_idempotency = reset_idempotency
         self.writes = 0
 
-    # -- writes -----------------------------------------------------------------------
+    def _key(self, instance_id: str, sk: str) -> dict[str, str]:
+        return {keys.PK: keys.instance_pk(instance_id), keys.SK: sk}
 
-    def start_attempt(
+    # -- the claim and the outcome ----------------------------------------------------
+
+    def claim(
         self,
         instance_id: str,
         event_id: str,
         *,
-        new_fields: dict[str, Any],
-        now: str,
-        status: str = "delivering",
-        fields: dict[str, Any] | None = None,
-        likely_new: bool = False,
-    ) -> None:
-        """Set the status (and ``fields``) and describe the event. Only what differs
-        between two messages of one event -- when it was first queued, hence its place in
-        gsi1 -- is kept from an earlier write; the rest is the same every time."""
-        if likely_new and self._put_new(instance_id, event_id, new_fields, now, status, fields or {}):
-            return
-        names: dict[str, str] = {"#status": "status", "#updatedAt": "updatedAt", "#attempts": "attempts"}
-        values: dict[str, Any] = {":status": status, ":now": now, ":empty": []}
-        sets = ["#status = :status", "#updatedAt = :now", "#attempts = if_not_exists(#attempts, :empty)"]
-        described = dict(new_fields)
-        described[keys.GSI1_PK] = keys.events_gsi_pk(instance_id)
-        for i, (name, value) in enumerate(described.items()):
-            names[f"#n{i}"] = name
-            values[f":n{i}"] = value
-            if name in _FIRST_WRITE_WINS:
-                sets.append(f"#n{i} = if_not_exists(#n{i}, :n{i})")
-            else:
-                sets.append(f"#n{i} = :n{i}")
-        expr = self._set_fields(fields or {}, names, values, sets)
-        self._update(instance_id, event_id, expr, names, values)
+        item: dict[str, Any],
+        lease_until: int,
+        now_ms: int,
+        likely_new: bool,
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Take the event for one attempt: (True, the item as it was before or None when
+        new) or (False, the item as it is: delivered, or claimed by a live attempt).
 
-    def _put_new(
-        self,
-        instance_id: str,
-        event_id: str,
-        described: dict[str, Any],
-        now: str,
-        status: str,
-        fields: dict[str, Any],
-    ) -> bool:
-        """The first attempt's item in one conditional PutItem (no update expression to
-        evaluate); False when the item exists already (a replay, a duplicate message)."""
-        item = {
-            **described,
-            **{k: v for k, v in fields.items() if v is not None},
-            keys.PK: keys.instance_pk(instance_id),
-            keys.SK: keys.event_sk(event_id),
-            keys.GSI1_PK: keys.events_gsi_pk(instance_id),
-            "status": status,
-            "updatedAt": now,
-            "attempts": [],
+        ``item`` describes the event (status, updatedAt and ttl included); ``lease_until``
+        (epoch ms) is when the claim lapses by itself -- the end of the invocation, so
+        a crash mid-POST does not block the event for longer."""
+        key = self._key(instance_id, keys.event_sk(event_id))
+        if likely_new:
+            self.writes += 1
+            try:
+                self._table.put_item(
+                    Item={**item, **key, "claimUntil": lease_until},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+                return True, None
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    raise
+        names = {"#status": "status", "#claim": "claimUntil", "#attempts": "attempts"}
+        values: dict[str, Any] = {
+            ":delivering": "delivering",
+            ":delivered": "delivered",
+            ":lease": lease_until,
+            ":now": now_ms,
+            ":empty": [],
         }
+        sets = ["#status = :delivering", "#claim = :lease", "#attempts = if_not_exists(#attempts, :empty)"]
+        for i, (name, value) in enumerate(item.items()):
+            if name in ("status", "attempts"):
+                continue
+            names[f"#d{i}"] = name
+            values[f":d{i}"] = value
+            # What describes the event is the same in every message of it, except when it
+            # was first queued: the first write keeps its place in the log.
+            once = name in _DESCRIBE_ONCE
+            sets.append(f"#d{i} = if_not_exists(#d{i}, :d{i})" if once else f"#d{i} = :d{i}")
         self.writes += 1
         try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            old = self._table.update_item(
+                Key=key,
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_not_exists(pk) OR (#status <> :delivered"
+                " AND (attribute_not_exists(#claim) OR #claim < :now))",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            if not _conditional_failed(exc):
+                raise
+            return False, self.get(instance_id, event_id)
+        return True, (dict(old) if old else None)
 
-    def finish_attempt(
-        self, instance_id: str, event_id: str, *, status: str, attempt: dict[str, Any], fields: dict[str, Any]
-    ) -> None:
-        names = {"#status": "status", "#attempts": "attempts"}
-        values: dict[str, Any] = {":status": status, ":attempt": [attempt], ":empty": []}
-        sets = ["#status = :status", "#attempts = list_append(if_not_exists(#attempts, :empty), :attempt)"]
-        expr = self._set_fields(fields, names, values, sets)
-        self._update(instance_id, event_id, expr, names, values)
-
-    def set_status(
+    def finish(
         self,
         instance_id: str,
         event_id: str,
         *,
         status: str,
+        attempt: dict[str, Any] | None,
         fields: dict[str, Any],
-        only_if: str | None = None,
-    ) -> bool:
-        """Change the status of an existing item (only from ``only_if`` when given)."""
-        names = {"#status": "status"}
-        values: dict[str, Any] = {":status": status}
+        item: dict[str, Any] | None = None,
+    ) -> None:
+        """The outcome: status, the attempt appended, the claim released. ``item``
+        describes the event when the item may not exist yet (failed before any claim)."""
+        names = {"#status": "status", "#attempts": "attempts", "#claim": "claimUntil"}
+        values: dict[str, Any] = {":status": status, ":empty": []}
         sets = ["#status = :status"]
-        expr = self._set_fields(fields, names, values, sets)
-        condition = "attribute_exists(pk)"
-        if only_if is not None:
-            condition += " AND #status = :only_if"
-            values[":only_if"] = only_if
-        try:
-            self._update(instance_id, event_id, expr, names, values, condition=condition)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
-    def reset_idempotency(self, event_id: str) -> None:
-        if self._reset_idempotency is None:
-            raise RuntimeError("EventLogTable was made without an idempotency reset")
-        self._reset_idempotency(event_id)
-
-    # -- reads ------------------------------------------------------------------------
-
-    def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
-        item = self._table.get_item(
-            Key={keys.PK: keys.instance_pk(instance_id), keys.SK: keys.event_sk(event_id)},
-            ConsistentRead=True,
-        ).get("Item")
-        return dict(item) if item else None
-
-    def query(
-        self,
-        instance_id: str,
-        *,
-        since: str | None,
-        until: str | None,
-        status: str | None,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        newest_first: bool = True,
-        attributes: list[str] | None = None,
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Up to ``limit`` items of the instance by creation time, and the key to go on
-        from (None at the end). The status filter is applied after DynamoDB's Limit, so
-        this keeps reading pages until it has ``limit`` matches."""
-        cond: Any = Key(keys.GSI1_PK).eq(keys.events_gsi_pk(instance_id))
-        if since and until:
-            cond = cond & Key(keys.GSI1_SK).between(since, until + _HIGH)
-        elif since:
-            cond = cond & Key(keys.GSI1_SK).gte(since)
-        elif until:
-            cond = cond & Key(keys.GSI1_SK).lte(until + _HIGH)
-        kwargs: dict[str, Any] = {
-            "IndexName": keys.GSI1,
-            "KeyConditionExpression": cond,
-            "ScanIndexForward": not newest_first,
-            "Limit": limit,
-        }
-        if status:
-            kwargs["FilterExpression"] = Attr("status").eq(status)
-        if attributes:
-            wanted = list(dict.fromkeys([*attributes, *_KEY_ATTRS]))
-            kwargs["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(wanted)))
-            kwargs["ExpressionAttributeNames"] = {f"#p{i}": a for i, a in enumerate(wanted)}
-        if start_key:
-            kwargs["ExclusiveStartKey"] = start_key
-        found: list[dict[str, Any]] = []
-        for _ in range(_MAX_PAGES):
-            page = self._table.query(**kwargs)
-            items = page.get("Items", [])
-            more = "LastEvaluatedKey" in page
-            for index, item in enumerate(items):
-                found.append(dict(item))
-                if len(found) == limit:
-                    last_of_all = index == len(items) - 1 and not more
-                    return found, None if last_of_all else {k: item[k] for k in _KEY_ATTRS}
-            if not more:
-                return found, None
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        # A rare status in a busy log: hand back what was found and where to go on,
-        # instead of scanning a week of events in one request.
-        return found, kwargs["ExclusiveStartKey"]
-
-    def load_body(self, instance_id: str, body_ref: str) -> str:
-        """The callback body of an oversize event (zlib-compressed in a BLOB# item)."""
-        if not body_ref.startswith(keys.BLOB_PREFIX):
-            raise ValueError(f"bodyRef: expected a {keys.BLOB_PREFIX}... sort key, got {body_ref[:40]!r}")
-        item = self._table.get_item(Key={keys.PK: keys.instance_pk(instance_id), keys.SK: body_ref}).get(
-            "Item"
+        if attempt is not None:
+            values[":attempt"] = [attempt]
+            sets.append("#attempts = list_append(if_not_exists(#attempts, :empty), :attempt)")
+        else:
+            sets.append("#attempts = if_not_exists(#attempts, :empty)")
+        removes = ["#claim"]
+        for i, (name, value) in enumerate({**(item or {}), **fields}.items()):
+            if name in ("status", "attempts"):
+                continue
+            names[f"#f{i}"] = name
+            if value is None:
+                removes.append(f"#f{i}")
+            elif item and name in item and name in _DESCRIBE_ONCE:
+                values[f":f{i}"] = value
+                sets.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
+            else:
+                values[f":f{i}"] = value
+                sets.append(f"#f{i} = :f{i}")
+        self.writes += 1
+        self._table.update_item(
+            Key=self._key(instance_id, keys.event_sk(event_id)),
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
-        if not item or "body" not in item:
-            raise LookupError(f"bodyRef: item {body_ref} of instance {instance_id} is missing")
-        raw = item["body"]
-        data = raw.value if hasattr(raw, "value") else raw
-        return zlib.decompress(bytes(data)).decode()
 
-    # -- helpers ----------------------------------------------------------------------
+    def put_entry(self, instance_id: str, created_at: str, event_id: str, entry: dict[str, Any]) -> None:
+        """The log entry: written once per event (again only after a crash or a replay)."""
+        self.writes += 1
+        self._table.put_item(Item={**entry, **self._key(instance_id, keys.log_sk(created_at, event_id))})
 
-    @staticmethod
-    def _set_fields(
-        fields: dict[str, Any], names: dict[str, str], values: dict[str, Any], sets: list[str]
-    ) -> str:
-        removes: list[str] = []
+    def requeue(self, instance_id: str, event_id: str, *, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Back to ``queued`` (claimable again); the item as it was, or None when missing."""
+        names = {"#status": "status", "#claim": "claimUntil"}
+        values: dict[str, Any] = {":status": "queued"}
+        sets = ["#status = :status"]
+        removes = ["#claim"]
         for i, (name, value) in enumerate(fields.items()):
             names[f"#f{i}"] = name
             if value is None:
@@ -220,28 +161,129 @@ class EventLogTable:
             else:
                 values[f":f{i}"] = value
                 sets.append(f"#f{i} = :f{i}")
-        expr = "SET " + ", ".join(sets)
-        if removes:
-            expr += " REMOVE " + ", ".join(removes)
-        return expr
+        self.writes += 1
+        try:
+            old = self._table.update_item(
+                Key=self._key(instance_id, keys.event_sk(event_id)),
+                UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return dict(old) if old else None
 
-    def _update(
+    def keep_entry(self, instance_id: str, created_at: str, event_id: str, ttl: int) -> None:
+        """A replayed event's log entry lives as long as its event item again."""
+        self.writes += 1
+        try:
+            self._table.update_item(
+                Key=self._key(instance_id, keys.log_sk(created_at, event_id)),
+                UpdateExpression="SET #ttl = :ttl",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#ttl": keys.TTL},
+                ExpressionAttributeValues={":ttl": ttl},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def add_counts(self, instance_id: str, hour: str, *, delivered: int, failed: int, ttl: int) -> None:
+        self.writes += 1
+        self._table.update_item(
+            Key=self._key(instance_id, keys.stats_sk(hour)),
+            UpdateExpression="ADD delivered :d, failed :f SET #ttl = :ttl",
+            ExpressionAttributeNames={"#ttl": keys.TTL},
+            ExpressionAttributeValues={":d": delivered, ":f": failed, ":ttl": ttl},
+        )
+
+    # -- reads ------------------------------------------------------------------------
+
+    def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(
+            Key=self._key(instance_id, keys.event_sk(event_id)), ConsistentRead=True
+        ).get("Item")
+        return dict(item) if item else None
+
+    def get_entry(self, instance_id: str, created_at: str, event_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key=self._key(instance_id, keys.log_sk(created_at, event_id))).get("Item")
+        return dict(item) if item else None
+
+    def entries(
         self,
         instance_id: str,
-        event_id: str,
-        expr: str,
-        names: dict[str, str],
-        values: dict[str, Any],
         *,
-        condition: str | None = None,
-    ) -> None:
+        since: str | None,
+        until: str | None,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        newest_first: bool = True,
+    ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+        """Up to ``limit`` (createdAt, eventId) of log entries in [since, until], and the
+        key to go on from (None at the end)."""
+        low = keys.LOG_PREFIX + (since or "")
+        high = keys.LOG_PREFIX + (until + _HIGH if until else "\uffff")
         kwargs: dict[str, Any] = {
-            "Key": {keys.PK: keys.instance_pk(instance_id), keys.SK: keys.event_sk(event_id)},
-            "UpdateExpression": expr,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
+            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
+            & Key(keys.SK).between(low, high),
+            "ScanIndexForward": not newest_first,
+            "Limit": limit,
+            "ProjectionExpression": "#sk",
+            "ExpressionAttributeNames": {"#sk": keys.SK},
         }
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        self.writes += 1
-        self._table.update_item(**kwargs)
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        page = self._table.query(**kwargs)
+        found = []
+        for item in page.get("Items", []):
+            _, created, event_id = str(item[keys.SK]).split("#", 2)
+            found.append((created, event_id))
+        last = page.get("LastEvaluatedKey")
+        return found, (dict(last) if last else None)
+
+    def get_many(self, instance_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Event items by eventId (missing ones are absent), in BatchGetItem requests.
+        (The resource's client converts values both ways, as the Table does.)"""
+        client = self._table.meta.client
+        name = self._table.name
+        pk = keys.instance_pk(instance_id)
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(event_ids))
+        for start in range(0, len(unique), _BATCH_GET):
+            request: dict[str, Any] = {
+                name: {
+                    "Keys": [
+                        {keys.PK: pk, keys.SK: keys.event_sk(e)} for e in unique[start : start + _BATCH_GET]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(name, []):
+                    found[str(item[keys.SK])[len(keys.EVENT_PREFIX) :]] = item
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def counts(self, instance_id: str, first_hour: str, last_hour: str) -> list[dict[str, Any]]:
+        """The counter items of the hours in [first_hour, last_hour] (at most a day's)."""
+        answer = self._table.query(
+            KeyConditionExpression=Key(keys.PK).eq(keys.instance_pk(instance_id))
+            & Key(keys.SK).between(keys.stats_sk(first_hour), keys.stats_sk(last_hour)),
+        )
+        return [dict(i) for i in answer.get("Items", [])]
+
+    def load_body(self, instance_id: str, body_ref: str) -> str:
+        """The callback body of an oversize event (zlib-compressed in a BLOB# item)."""
+        if not body_ref.startswith(keys.BLOB_PREFIX):
+            raise ValueError(f"bodyRef: expected a {keys.BLOB_PREFIX}... sort key, got {body_ref[:40]!r}")
+        item = self._table.get_item(Key=self._key(instance_id, body_ref)).get("Item")
+        if not item or "body" not in item:
+            raise LookupError(f"bodyRef: item {body_ref} of instance {instance_id} is missing")
+        raw = item["body"]
+        data = raw.value if hasattr(raw, "value") else raw
+        return zlib.decompress(bytes(data)).decode()

@@ -33,7 +33,7 @@ class DeliveryRecord(SqsRecordModel):
 
 class DeliveryBatchProcessor(AsyncBatchProcessor):
     """AsyncBatchProcessor whose gather runs on the caller's event loop, so that the
-    invocation's AsyncClient (opened in that loop) is shared by every record."""
+    container's AsyncClient (opened in that loop) is shared by every record."""
 
     async def process_here(self) -> list[Any]:
         return list(await asyncio.gather(*[self._async_process_record(record) for record in self.records]))
@@ -64,6 +64,7 @@ async def process_batch(
 
         with processor(event.get("Records", []), handle, context):
             await processor.process_here()
+        await deliverer.flush_counts()
     return dict(processor.response())
 
 
