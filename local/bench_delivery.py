@@ -23,8 +23,8 @@ import argparse
 import base64
 import contextlib
 import copy
-import datetime as dt
 import io
+import multiprocessing
 import os
 import ssl
 import statistics
@@ -35,6 +35,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -53,40 +54,70 @@ class _Server(ThreadingHTTPServer):
         return request
 
 
+def _serve(conn: Connection, delay_s: float, cert: str | None, key: str | None) -> None:
+    """The receiver's process: answers 204 to every POST, notes when each event id first
+    arrived (CLOCK_MONOTONIC, the same in every process), reports on request."""
+    arrivals: dict[str, float] = {}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                arrivals.setdefault(self.headers.get("Elements-Webhook-Id", "?"), time.monotonic())
+            if delay_s:
+                time.sleep(delay_s)
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = _Server(("127.0.0.1", 0), Handler)
+    if cert and key:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    conn.send(server.server_address[1])
+    while True:
+        command = conn.recv()
+        if command == "stats":
+            with lock:
+                conn.send((dict(arrivals), server.connections))
+                arrivals.clear()
+        else:
+            return
+
+
 class _Receiver:
-    """Answers 204 to every POST and notes when each event id first arrived."""
+    """A receiver in its own process: in ours, its threads would compete with the sender
+    for the GIL and slow it down in a way no real endpoint does."""
 
-    def __init__(self, delay_s: float, tls: ssl.SSLContext | None) -> None:
-        self.arrivals: dict[str, float] = {}
-        lock = threading.Lock()
-        arrivals = self.arrivals
+    def __init__(self, delay_s: float, cert: Path | None = None, key: Path | None = None) -> None:
+        self._conn, child = multiprocessing.Pipe()
+        self._proc = multiprocessing.get_context("fork").Process(
+            target=_serve,
+            args=(child, delay_s, str(cert) if cert else None, str(key) if key else None),
+            daemon=True,
+        )
+        self._proc.start()
+        port = self._conn.recv()
+        self.url = f"{'https' if cert else 'http'}://127.0.0.1:{port}/hook"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with lock:
-                    arrivals.setdefault(self.headers.get("Elements-Webhook-Id", "?"), time.perf_counter())
-                if delay_s:
-                    time.sleep(delay_s)
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def stats(self) -> tuple[dict[str, float], int]:
+        """Arrivals since the last call, and the connections accepted so far."""
+        self._conn.send("stats")
+        arrivals, connections = self._conn.recv()
+        return arrivals, connections
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        with contextlib.suppress(OSError):
+            self._conn.send("stop")
+        self._proc.join(5)
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -159,7 +190,14 @@ class FakeTable:
         self.items[key] = after
 
     def claim(
-        self, instance_id: str, event_id: str, *, item: dict[str, Any], lease_until: int, now_ms: int, likely_new: bool
+        self,
+        instance_id: str,
+        event_id: str,
+        *,
+        item: dict[str, Any],
+        lease_until: int,
+        now_ms: int,
+        likely_new: bool,
     ) -> tuple[bool, dict[str, Any] | None]:
         self._wait()
         key = (f"INST#{instance_id}", f"EVENT#{event_id}")
@@ -305,7 +343,7 @@ def _sqs_batch(batch: list[tuple[str, str]]) -> dict[str, Any]:
             "MessageId": str(uuid.uuid4()),
             "ReceiptHandle": f"rh-{eid}",
             "Body": body,
-            "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+            "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),
             "Attributes": {
                 "ApproximateReceiveCount": "1",
                 "SentTimestamp": str(int(time.time() * 1000)),
@@ -356,24 +394,25 @@ def run_one(
     runtime.instances = FakeInstances(instance, secrets, table)  # type: ignore[assignment]
     runtime.queues = FakeQueue()  # type: ignore[assignment]
     messages = _messages(instance_id, count)
-    connections_before = receiver.server.connections
-    receiver.arrivals.clear()
+    _, connections_before = receiver.stats()
 
     handler_time = 0.0
-    added: list[float] = []
+    starts: dict[str, float] = {}
     failures = 0
+    cpu_started = time.process_time()
     for start in range(0, count, batch_size):
         batch = messages[start : start + batch_size]
         event = _sqs_batch(batch)
-        started = time.perf_counter()
+        started = time.monotonic()
         with contextlib.redirect_stdout(io.StringIO()):
             result = run(process_batch(copy.deepcopy(event), _Context(), runtime.open_deliverer))
-        handler_time += time.perf_counter() - started
+        handler_time += time.monotonic() - started
         failures += len(result.get("batchItemFailures", []))
-        for eid, _ in batch:
-            if eid in receiver.arrivals:
-                added.append((receiver.arrivals[eid] - started) * 1000)
-    delivered = len(receiver.arrivals)
+        starts.update((eid, started) for eid, _ in batch)
+    cpu = time.process_time() - cpu_started
+    arrivals, connections_after = receiver.stats()
+    added = [(arrivals[eid] - began) * 1000 for eid, began in starts.items() if eid in arrivals]
+    delivered = len(arrivals)
     statuses = [item.get("status") for key, item in table.items.items() if key[1].startswith("EVENT#")]
     return {
         "delivered": delivered,
@@ -382,7 +421,8 @@ def run_one(
         "events_per_s": delivered / handler_time if handler_time else 0.0,
         "p50": statistics.median(added) if added else float("nan"),
         "p99": _percentile(added, 99) if added else float("nan"),
-        "connections": receiver.server.connections - connections_before,
+        "connections": connections_after - connections_before,
+        "cpu_ms_per_event": cpu * 1000 / max(1, delivered),
         "sender_connections": runtime.connections_opened,
         "wru_per_event": table.wru / max(1, delivered),
         "writes_per_event": table.writes / max(1, delivered),
@@ -396,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=10, help="records per SQS batch (the event source's)")
-    parser.add_argument("--dynamo-ms", default="0,5", help="modelled DynamoDB latency per call, comma-separated")
+    parser.add_argument(
+        "--dynamo-ms", default="0,5", help="modelled DynamoDB latency per call, comma-separated"
+    )
     parser.add_argument("--receiver-delay-ms", type=float, default=0.0, help="the endpoint's own latency")
     args = parser.parse_args(argv)
     latencies = [float(x) for x in args.dynamo_ms.split(",") if x.strip()]
@@ -414,22 +456,33 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
     with tempfile.TemporaryDirectory() as tmp:
-        cert, key = self_signed(Path(tmp))
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.load_cert_chain(cert, key)
-        receivers = {"HTTP": _Receiver(args.receiver_delay_ms / 1000, None)}
-        receivers["HTTPS"] = _Receiver(args.receiver_delay_ms / 1000, tls)
+        cert, key_file = self_signed(Path(tmp))
+        receivers = {"HTTP": _Receiver(args.receiver_delay_ms / 1000)}
+        receivers["HTTPS"] = _Receiver(args.receiver_delay_ms / 1000, cert, key_file)
         print(f"inputs: {args.events} events per run, SQS batches of {args.batch}, one invocation at a time,")
-        print(f"        receiver delay {args.receiver_delay_ms:g} ms, DynamoDB faked at {args.dynamo_ms} ms per call,")
-        print(f"        Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {dt.datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+        print(
+            f"  receiver delay {args.receiver_delay_ms:g} ms, DynamoDB faked at {args.dynamo_ms} ms per call,"
+        )
+        load = os.getloadavg()[0]
+        print(f"  Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load:.1f} at start")
         ok = True
         headlines = []
         for ms in latencies:
             for name, receiver in receivers.items():
                 # A short warm-up run: the container's first connection and imports.
-                run_one(receiver=receiver, ca_file=str(cert), count=args.batch, batch_size=args.batch, dynamo_ms=ms)
+                run_one(
+                    receiver=receiver,
+                    ca_file=str(cert),
+                    count=args.batch,
+                    batch_size=args.batch,
+                    dynamo_ms=ms,
+                )
                 r = run_one(
-                    receiver=receiver, ca_file=str(cert), count=args.events, batch_size=args.batch, dynamo_ms=ms
+                    receiver=receiver,
+                    ca_file=str(cert),
+                    count=args.events,
+                    batch_size=args.batch,
+                    dynamo_ms=ms,
                 )
                 ok = ok and r["delivered"] == args.events and r["failures"] == 0
                 headline = (
@@ -441,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"    connections opened: {r['connections']:.0f} (sender: {r['sender_connections']:.0f}) "
                     f"for {r['delivered']:.0f} events; DynamoDB per event: {r['wru_per_event']:.2f} WRU, "
-                    f"{r['writes_per_event']:.2f} writes, {r['calls_per_event']:.2f} calls"
+                    f"{r['writes_per_event']:.2f} writes, {r['calls_per_event']:.2f} calls; "
+                    f"sender CPU {r['cpu_ms_per_event']:.2f} ms per event"
                 )
         for receiver in receivers.values():
             receiver.stop()

@@ -30,6 +30,9 @@ from bcpoller.delivery.signing import USER_AGENT
 from bcpoller.security.ssrf import UnsafeUrlError, safe_address
 
 _MAX_DRAIN_BYTES = 64 * 1024
+# A POST waits this long for its endpoint's connection before it opens another one: a
+# quick endpoint is served over one connection, a slow one does not hold the batch.
+_SHARE_WAIT_SECONDS = 0.2
 # Shorter than the idle timeout of common servers and load balancers (60 s and more), so
 # the pool drops a connection before the peer does.
 _KEEPALIVE_SECONDS = 30.0
@@ -76,6 +79,8 @@ class CallbackSender:
         self._client = client
         self._backend = backend
         self._timeout = timeout
+        # One request at a time per endpoint (scheme, host, port) over its connection.
+        self._gates: dict[tuple[str, str, int | None], asyncio.Lock] = {}
 
     @property
     def connections_opened(self) -> int:
@@ -126,8 +131,33 @@ class CallbackSender:
         await self._client.aclose()
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
+        gate = self._gate(url)
+        shared = False
+        try:
+            async with asyncio.timeout(_SHARE_WAIT_SECONDS):
+                await gate.acquire()
+                shared = True
+        except TimeoutError:
+            pass  # the endpoint is slow: this POST goes out on a connection of its own
         started = time.perf_counter()
+        try:
+            return await self._post(url, body, headers, started)
+        finally:
+            if shared:
+                gate.release()
 
+    def _gate(self, url: str) -> asyncio.Lock:
+        try:
+            parts = httpx.URL(url)
+            key = (parts.scheme, parts.host, parts.port)
+        except (httpx.InvalidURL, TypeError):
+            key = ("", url, None)
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = asyncio.Lock()
+        return gate
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str], started: float) -> AttemptResult:
         def elapsed() -> int:
             return round((time.perf_counter() - started) * 1000)
 
