@@ -62,7 +62,9 @@ async def process_batch(
                 raise RetryLater(f"event {record.body.event_id}: next attempt scheduled")
             return disposition.value
 
-        with processor(event.get("Records", []), handle, context):
+        records = event.get("Records", [])
+        deliverer.expect(len(records))
+        with processor(records, handle, context):
             await processor.process_here()
         await deliverer.flush_counts()
     return dict(processor.response())

@@ -82,10 +82,38 @@ class Deliverer:
         self._clock = clock
         self._rng = rng
         self._tally = Tally()
+        # Records of the batch whose outcome is not known yet; at 0 the counters are
+        # written while the last outcome writes are still on their way.
+        self._pending = 0
+        self._flush: asyncio.Future[None] | None = None
         # One lookup per instance per invocation, shared by the batch's concurrent records.
         self._instance_tasks: dict[str, asyncio.Task[StoredInstance | None]] = {}
 
+    def expect(self, records: int) -> None:
+        """The batch has this many records (see flush_counts)."""
+        self._pending = records
+
+    def _settled(self) -> None:
+        self._pending -= 1
+        if self._pending == 0 and self._flush is None:
+            self._flush = asyncio.ensure_future(self._write_counts())
+
     async def deliver(self, message: QueueMessage, *, receive_count: int, receipt_handle: str) -> Disposition:
+        settled = [False]
+
+        def settle() -> None:
+            if not settled[0]:
+                settled[0] = True
+                self._settled()
+
+        try:
+            return await self._deliver(message, receive_count, receipt_handle, settle)
+        finally:
+            settle()
+
+    async def _deliver(
+        self, message: QueueMessage, receive_count: int, receipt_handle: str, settle: Callable[[], None]
+    ) -> Disposition:
         event_id, instance_id = message.event_id, message.instance_id
         started = self._clock()
         # The claim lapses when this invocation ends: a crash mid-POST frees the event
@@ -124,16 +152,25 @@ class Deliverer:
                 except (LookupError, ValueError) as exc:
                     reason = f"event body unavailable: {exc}"
             if reason is not None or instance is None or body is None:
-                return await self._fail_undeliverable(message, reason or "instance not found")
+                return await self._fail_undeliverable(message, reason or "instance not found", settle)
             result = await self._attempt(message, instance, body, started)
-            return await self._conclude(message, instance, result, started, receive_count, receipt_handle)
+            return await self._conclude(
+                message, instance, result, started, receive_count, receipt_handle, settle
+            )
         finally:
             if entry is not None:
                 await _settle(entry, event_id)
 
     async def flush_counts(self) -> None:
         """The batch's outcomes into the hourly counters: one atomic ADD per instance and
-        hour. Counting is best effort: a failure here must not send the batch again."""
+        hour, started as soon as the last record's outcome is known (expect()), so it runs
+        beside the last outcome writes; this waits for it and writes what is left."""
+        if self._flush is not None:
+            await self._flush
+        await self._write_counts()
+
+    async def _write_counts(self) -> None:
+        # Counting is best effort: a failure here must not send the batch again.
         counts = self._tally.take()
         if not counts:
             return
@@ -169,6 +206,7 @@ class Deliverer:
         started: datetime,
         receive_count: int,
         receipt_handle: str,
+        settle: Callable[[], None],
     ) -> Disposition:
         event_id, instance_id = message.event_id, message.instance_id
         outcome = classify(result)
@@ -182,10 +220,11 @@ class Deliverer:
         log_extra = {"eventId": event_id, "instanceId": instance_id, "attempt": receive_count}
         if outcome is Outcome.DELIVERED:
             now = self._clock()
+            self._tally.add(instance_id, now, "delivered")
+            settle()
             await asyncio.to_thread(
                 self._log.finish_attempt, instance_id, event_id, status="delivered", attempt=attempt, now=now
             )
-            self._tally.add(instance_id, now, "delivered")
             self._metrics.add_metric("Delivered", "Count", 1)
             self._metrics.add_metric(
                 "EndToEndAge", "Seconds", max(0.0, (now - message.changed_at).total_seconds())
@@ -239,8 +278,12 @@ class Deliverer:
         logger.warning("failed", extra={**log_extra, "reason": reason})
         return Disposition.DONE
 
-    async def _fail_undeliverable(self, message: QueueMessage, reason: str) -> Disposition:
+    async def _fail_undeliverable(
+        self, message: QueueMessage, reason: str, settle: Callable[[], None]
+    ) -> Disposition:
         now = self._clock()
+        self._tally.add(message.instance_id, now, "failed")
+        settle()
         await asyncio.to_thread(
             self._log.finish_attempt,
             message.instance_id,
@@ -250,7 +293,6 @@ class Deliverer:
             now=now,
             reason=reason,
         )
-        self._tally.add(message.instance_id, now, "failed")
         self._metrics.add_metric("Failed", "Count", 1)
         logger.warning("not deliverable", extra={"eventId": message.event_id, "reason": reason})
         return Disposition.DONE

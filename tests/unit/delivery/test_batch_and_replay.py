@@ -27,6 +27,9 @@ class FakeDeliverer:
         self.seen.append((message.event_id, receive_count, receipt_handle))
         return Disposition.RETRY if message.event_id in self.retry_ids else Disposition.DONE
 
+    def expect(self, records: int) -> None:
+        self.expected = records
+
     async def flush_counts(self) -> None:
         self.flushed = len(self.seen)
 
