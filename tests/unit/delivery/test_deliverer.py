@@ -312,3 +312,23 @@ def test_one_instance_lookup_per_invocation() -> None:
     assert len(rig.sender.posts) == 5
     # One counter write for the batch, not one per event.
     assert rig.log.counted == [{("i-1", "2026-11-28T12"): {"delivered": 5, "failed": 0}}]
+
+
+def test_counters_are_written_once_the_last_outcome_is_known() -> None:
+    rig = Rig()
+
+    async def batch() -> list[dict[tuple[str, str], dict[str, int]]]:
+        rig.deliverer.expect(2)
+        await asyncio.gather(
+            *[
+                rig.deliverer.deliver(message(eventId=f"e-{i}"), receive_count=1, receipt_handle="r")
+                for i in range(2)
+            ]
+        )
+        await asyncio.sleep(0.05)  # the counter write runs beside the last outcome write
+        written = list(rig.log.counted)
+        await rig.deliverer.flush_counts()  # nothing left: no second write
+        return written
+
+    assert asyncio.run(batch()) == [{("i-1", "2026-11-28T12"): {"delivered": 2, "failed": 0}}]
+    assert len(rig.log.counted) == 1
