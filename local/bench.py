@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark script that exists and print its figures.
 
-    python -m local.bench [connector|poll|delivery|api|stack ...] [-- ARGS for each script]
+    python -m local.bench [connector|poll|delivery|api|stack|soak ...] [-- ARGS for each script]
 
 Each benchmark is a module ``local.bench_<name>`` with a ``main(argv) -> int``.
 Figures are printed, never asserted.
@@ -12,7 +12,7 @@ import importlib
 import time
 import traceback
 
-BENCHMARKS = ("connector", "poll", "delivery", "api", "stack")
+BENCHMARKS = ("connector", "poll", "delivery", "api", "stack", "soak")
 
 
 def run(names: list[str], passthrough: list[str]) -> int:
