@@ -242,16 +242,15 @@ class FakeTable:
         with self._lock:
             self._write((f"INST#{instance_id}", f"LOG#{created_at}#{event_id}"), None, entry)
 
-    def add_counts(self, instance_id: str, hour: str, *, delivered: int, failed: int, ttl: int) -> None:
+    def add_counts(self, instance_id: str, day: str, *, counts: dict[str, int], ttl: int) -> None:
         self._wait()
         with self._lock:
-            key = (f"INST#{instance_id}", f"STATS#{hour}")
+            key = (f"INST#{instance_id}", f"STATS#{day}")
             old = self.items.get(key)
-            new = {
-                "delivered": (old or {}).get("delivered", 0) + delivered,
-                "failed": (old or {}).get("failed", 0) + failed,
-                "ttl": ttl,
-            }
+            new = dict(old or {})
+            for name, n in counts.items():
+                new[name] = new.get(name, 0) + n
+            new["ttl"] = ttl
             self._write(key, old, new)
 
     def load_body(self, instance_id: str, body_ref: str) -> str:

@@ -6,7 +6,7 @@
 | cursor of a resource | INST#{id} | CURSOR#{resource} | |
 | event (status, attempts; the delivery claim) | INST#{id} | EVENT#{eventId} | |
 | event log entry (time order, body) | INST#{id} | LOG#{createdAt}#{eventId} | |
-| delivered/failed counts of one hour | INST#{id} | STATS#{yyyy-mm-ddThh} | |
+| delivered/failed counts of one day, by hour | INST#{id} | STATS#{yyyy-mm-dd} | |
 | oversize record body | INST#{id} | BLOB#{eventId} | |
 | organization | ORG#{orgId} | ORG | |
 | secret lookup | SECRET#{sha256 hex} | SECRET | |
@@ -50,9 +50,9 @@ def log_sk(created_at: str, event_id: str) -> str:
     return f"{LOG_PREFIX}{created_at}#{event_id}"
 
 
-def stats_sk(hour: str) -> str:
-    """``hour`` is ``yyyy-mm-ddThh`` (UTC)."""
-    return f"{STATS_PREFIX}{hour}"
+def stats_sk(day: str) -> str:
+    """``day`` is ``yyyy-mm-dd`` (UTC)."""
+    return f"{STATS_PREFIX}{day}"
 
 
 def blob_sk(event_id: str) -> str:

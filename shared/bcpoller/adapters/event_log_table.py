@@ -1,9 +1,9 @@
 """The event log in the table: event items (status, attempts, the delivery claim), log
-entries (time order and body) and hourly counters; event body blobs.
+entries (time order and body) and daily counter items; event body blobs.
 
     INST#{id} / EVENT#{eventId}              small, written at the claim and at the outcome
     INST#{id} / LOG#{createdAt}#{eventId}    written once: the listing's order, the body
-    INST#{id} / STATS#{yyyy-mm-ddThh}        delivered/failed of one hour, atomic ADDs
+    INST#{id} / STATS#{yyyy-mm-dd}           delivered/failed of one day by hour, atomic ADDs
 
 None of them is in an index: the log entry's sort key gives the listing its order, so no
 write pays a second time for a projection. ``writes`` counts the write requests.
@@ -192,13 +192,21 @@ class EventLogTable:
             if not _conditional_failed(exc):
                 raise
 
-    def add_counts(self, instance_id: str, hour: str, *, delivered: int, failed: int, ttl: int) -> None:
+    def add_counts(self, instance_id: str, day: str, *, counts: dict[str, int], ttl: int) -> None:
+        """One atomic ADD of every counter given (attributes of the day's item)."""
+        names = {"#ttl": keys.TTL}
+        values: dict[str, Any] = {":ttl": ttl}
+        adds = []
+        for i, (name, n) in enumerate(counts.items()):
+            names[f"#c{i}"] = name
+            values[f":c{i}"] = n
+            adds.append(f"#c{i} :c{i}")
         self.writes += 1
         self._table.update_item(
-            Key=self._key(instance_id, keys.stats_sk(hour)),
-            UpdateExpression="ADD delivered :d, failed :f SET #ttl = :ttl",
-            ExpressionAttributeNames={"#ttl": keys.TTL},
-            ExpressionAttributeValues={":d": delivered, ":f": failed, ":ttl": ttl},
+            Key=self._key(instance_id, keys.stats_sk(day)),
+            UpdateExpression="ADD " + ", ".join(adds) + " SET #ttl = :ttl",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
 
     # -- reads ------------------------------------------------------------------------
@@ -246,36 +254,38 @@ class EventLogTable:
         return found, (dict(last) if last else None)
 
     def get_many(self, instance_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Event items by eventId (missing ones are absent), in BatchGetItem requests.
-        (The resource's client converts values both ways, as the Table does.)"""
+        """Event items by eventId (missing ones are absent)."""
+        found = self._get_keys(instance_id, [keys.event_sk(e) for e in event_ids], consistent=True)
+        return {sk[len(keys.EVENT_PREFIX) :]: item for sk, item in found.items()}
+
+    def _get_keys(
+        self, instance_id: str, sort_keys: list[str], *, consistent: bool
+    ) -> dict[str, dict[str, Any]]:
+        """Items of the instance by sort key, in BatchGetItem requests (the resource's
+        client converts values both ways, as the Table does)."""
         client = self._table.meta.client
         name = self._table.name
         pk = keys.instance_pk(instance_id)
         found: dict[str, dict[str, Any]] = {}
-        unique = list(dict.fromkeys(event_ids))
+        unique = list(dict.fromkeys(sort_keys))
         for start in range(0, len(unique), _BATCH_GET):
             request: dict[str, Any] = {
                 name: {
-                    "Keys": [
-                        {keys.PK: pk, keys.SK: keys.event_sk(e)} for e in unique[start : start + _BATCH_GET]
-                    ],
-                    "ConsistentRead": True,
+                    "Keys": [{keys.PK: pk, keys.SK: sk} for sk in unique[start : start + _BATCH_GET]],
+                    "ConsistentRead": consistent,
                 }
             }
             while request:
                 answer = client.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(name, []):
-                    found[str(item[keys.SK])[len(keys.EVENT_PREFIX) :]] = item
+                    found[str(item[keys.SK])] = dict(item)
                 request = answer.get("UnprocessedKeys") or {}
         return found
 
-    def counts(self, instance_id: str, first_hour: str, last_hour: str) -> list[dict[str, Any]]:
-        """The counter items of the hours in [first_hour, last_hour] (at most a day's)."""
-        answer = self._table.query(
-            KeyConditionExpression=Key(keys.PK).eq(keys.instance_pk(instance_id))
-            & Key(keys.SK).between(keys.stats_sk(first_hour), keys.stats_sk(last_hour)),
-        )
-        return [dict(i) for i in answer.get("Items", [])]
+    def counts(self, instance_id: str, days: list[str]) -> list[dict[str, Any]]:
+        """The counter items of these days (GetItem-priced reads by key, a few at most)."""
+        found = self._get_keys(instance_id, [keys.stats_sk(day) for day in days], consistent=False)
+        return list(found.values())
 
     def load_body(self, instance_id: str, body_ref: str) -> str:
         """The callback body of an oversize event (zlib-compressed in a BLOB# item)."""

@@ -10,8 +10,9 @@ the event is delivered), the outcome one more. This replaces Powertools' Idempot
 utility, which kept a separate record under one partition key for the whole stack and
 cost two more writes per event; its ``@idempotent_function`` cannot wrap a coroutine
 either. The body is written once, in the log entry that orders the listing, and never
-rewritten by an attempt. Delivered/failed counts go to hourly counter items, so the
-status reads at most 25 small items whatever the traffic.
+rewritten by an attempt. Delivered/failed counts go to one counter item per instance
+and day (an attribute per hour), so the status reads two small items whatever the
+traffic.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ def hour_of(moment: datetime) -> str:
 
 def _hour_start(hour: str) -> datetime:
     return datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+
+
+def _days_between(first: str, last: str) -> set[str]:
+    start = datetime.strptime(first, "%Y-%m-%d")
+    days = (datetime.strptime(last, "%Y-%m-%d") - start).days
+    return {(start + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days + 1)}
 
 
 def _encode_token(key: dict[str, Any]) -> str:
@@ -166,14 +173,20 @@ class EventLog:
         """Delivered and failed events whose outcome fell in the hours since ``since``
         (from the start of since's hour: the answer's ``since`` says so)."""
         bound = _bound(since, "since") or ""
-        first = bound[:13]
-        last = hour_of(now or datetime.now(UTC))
+        end = now or datetime.now(UTC)
+        # Older counter items have expired with the events they counted.
+        first = max(bound[:13], hour_of(end - timedelta(days=self.retention_days + 1)))
+        last = hour_of(end)
+        days = sorted({first[:10], last[:10]} | _days_between(first[:10], last[:10]))
         counts: dict[str, Any] = dict.fromkeys(COUNTED, 0)
-        for item in self.store.counts(instance_id, first, max(first, last)):
-            for name in COUNTED:
-                counts[name] += max(0, int(item.get(name) or 0))
+        for item in self.store.counts(instance_id, days):
+            day = str(item.get(keys.SK, ""))[len(keys.STATS_PREFIX) :]
+            for name, value in item.items():
+                status, hh = name[:-2], name[-2:]
+                if status in COUNTED and hh.isdigit() and first <= f"{day}T{hh}" <= last:
+                    counts[status] += int(value or 0)
         counts["since"] = _hour_start(first)
-        return counts
+        return {k: max(0, v) if k in COUNTED else v for k, v in counts.items()}
 
     def items_with_status(
         self, instance_id: str, *, status: str, since: datetime | str | None, until: datetime | str | None
@@ -355,15 +368,19 @@ class EventLog:
         self.add_counts(tally.take())
 
     def add_counts(self, counts: Mapping[tuple[str, str], Mapping[str, int]]) -> None:
+        """One atomic ADD per instance and day: ``delivered07`` and ``failed07`` count the
+        outcomes of 07:00-07:59 UTC."""
+        by_day: dict[tuple[str, str], dict[str, int]] = {}
         for (instance_id, hour), row in counts.items():
-            if any(row.values()):
-                self.store.add_counts(
-                    instance_id,
-                    hour,
-                    delivered=row.get("delivered", 0),
-                    failed=row.get("failed", 0),
-                    ttl=self.expires_at(_hour_start(hour) + timedelta(hours=1)),
-                )
+            attributes = by_day.setdefault((instance_id, hour[:10]), {})
+            for status in COUNTED:
+                if row.get(status):
+                    name = f"{status}{hour[11:13]}"
+                    attributes[name] = attributes.get(name, 0) + row[status]
+        for (instance_id, day), attributes in by_day.items():
+            if attributes:
+                ttl = self.expires_at(_hour_start(f"{day}T23") + timedelta(hours=1))
+                self.store.add_counts(instance_id, day, counts=attributes, ttl=ttl)
 
     def mark_queued(self, instance_id: str, event_id: str, *, now: datetime) -> bool:
         """Back to queued for a replay: claimable again, and no longer counted as the
