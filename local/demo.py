@@ -136,7 +136,7 @@ class StoreChanger:
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
-            self._thread.join(5)
+            self._thread.join(1)  # a change in flight is abandoned: Ctrl-C must be quick
         self._http.close()
 
 
