@@ -189,29 +189,41 @@ class FakeTable:
         self.writes += 1
         self.items[key] = after
 
-    def claim(
-        self,
-        instance_id: str,
-        event_id: str,
-        *,
-        item: dict[str, Any],
-        lease_until: int,
-        now_ms: int,
-        likely_new: bool,
-    ) -> tuple[bool, dict[str, Any] | None]:
+    def put_claim(self, instance_id: str, event_id: str, *, item: dict[str, Any], lease_until: int) -> bool:
+        self._wait()
+        key = (f"INST#{instance_id}", f"EVENT#{event_id}")
+        with self._lock:
+            if key in self.items:
+                self.wru += 1  # a refused conditional write costs one unit
+                return False
+            self._write(key, None, {**item, "claims": 1, "claimUntil": lease_until})
+            return True
+
+    def reclaim(
+        self, instance_id: str, event_id: str, *, claims: int, lease_until: int, fields: dict[str, Any]
+    ) -> bool:
         self._wait()
         key = (f"INST#{instance_id}", f"EVENT#{event_id}")
         with self._lock:
             old = self.items.get(key)
-            if old is not None and (old.get("status") == "delivered" or old.get("claimUntil", 0) >= now_ms):
-                self.wru += 1  # a refused conditional write costs one unit
-                return False, dict(old)
-            new = {**(old or {}), **item, "claimUntil": lease_until}
-            if old:
-                new["createdAt"] = old.get("createdAt", item["createdAt"])
-                new["attempts"] = old.get("attempts", [])
+            if old is None or old.get("status") == "delivered" or int(old.get("claims") or 0) != claims:
+                self.wru += 1
+                return False
+            new = {**old, **fields, "status": "delivering", "claimUntil": lease_until, "claims": claims + 1}
             self._write(key, old, new)
-            return True, (dict(old) if old else None)
+            return True
+
+    def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
+        self._wait()
+        item = self.items.get((f"INST#{instance_id}", f"EVENT#{event_id}"))
+        return dict(item) if item else None
+
+    def get_entry(
+        self, instance_id: str, created_at: str, event_id: str, *, consistent: bool = False
+    ) -> dict[str, Any] | None:
+        self._wait()
+        item = self.items.get((f"INST#{instance_id}", f"LOG#{created_at}#{event_id}"))
+        return dict(item) if item else None
 
     def finish(
         self,
@@ -237,10 +249,22 @@ class FakeTable:
                     new[name] = value
             self._write(key, old, new)
 
-    def put_entry(self, instance_id: str, created_at: str, event_id: str, entry: dict[str, Any]) -> None:
+    def put_entry(
+        self,
+        instance_id: str,
+        created_at: str,
+        event_id: str,
+        entry: dict[str, Any],
+        *,
+        only_new: bool = False,
+    ) -> None:
         self._wait()
+        key = (f"INST#{instance_id}", f"LOG#{created_at}#{event_id}")
         with self._lock:
-            self._write((f"INST#{instance_id}", f"LOG#{created_at}#{event_id}"), None, entry)
+            if only_new and key in self.items:
+                self.wru += 1
+                return
+            self._write(key, self.items.get(key), entry)
 
     def add_counts(self, instance_id: str, day: str, *, counts: dict[str, int], ttl: int) -> None:
         self._wait()
@@ -412,7 +436,7 @@ def run_one(
     arrivals, connections_after = receiver.stats()
     added = [(arrivals[eid] - began) * 1000 for eid, began in starts.items() if eid in arrivals]
     delivered = len(arrivals)
-    statuses = [item.get("status") for key, item in table.items.items() if key[1].startswith("EVENT#")]
+    statuses = [item.get("status") for key, item in table.items.items() if key[1].startswith("LOG#")]
     return {
         "delivered": delivered,
         "failures": failures,

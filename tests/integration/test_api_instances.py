@@ -555,8 +555,8 @@ def test_status_reads_a_bounded_number_of_items_whatever_the_traffic(
             emittedAt=now,
             body=json.dumps({"message": {"n": n}}),
         )
-        log.write_entry(log.claim(message, now=now, lease_until=now, first_attempt=True))
-        log.finish_attempt(iid, message.event_id, status="delivered", attempt=None, now=now)
+        claimed = log.claim(message, now=now, lease_until=now, first_attempt=True)
+        log.finish_attempt(iid, message.event_id, status="delivered", attempt=None, now=now, claimed=claimed)
 
     reads = ItemsRead()
     for client in {id(c): c for c in (table.meta.client, aws.client("dynamodb"))}.values():

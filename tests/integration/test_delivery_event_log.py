@@ -30,10 +30,12 @@ def seed(pipeline: Pipeline, log: EventLog, instance_id: str, count: int, *, bas
         message = make_message(instance_id, str(i)).model_copy(
             update={"emitted_at": base + timedelta(minutes=i)}
         )
-        log.write_entry(log.claim(message, now=base, lease_until=base, first_attempt=True))
+        claimed = log.claim(message, now=base, lease_until=base, first_attempt=True)
         attempt = {"at": "x", "statusCode": 200 if i % 2 == 0 else 400, "latencyMs": 5, "error": None}
         status = "delivered" if i % 2 == 0 else "failed"
-        log.finish_attempt(instance_id, message.event_id, status=status, attempt=attempt, now=base)
+        log.finish_attempt(
+            instance_id, message.event_id, status=status, attempt=attempt, now=base, claimed=claimed
+        )
         ids.append(message.event_id)
     return ids
 

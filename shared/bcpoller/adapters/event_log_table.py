@@ -22,6 +22,8 @@ from bcpoller import keys
 # Sorts after every "{createdAt}#{eventId}" that starts with the same instant.
 _HIGH = "#\uffff"
 _BATCH_GET = 100
+# What a listing reads of a log entry: its key and the first claim's outcome, not the body.
+_ENTRY_FIELDS = (keys.SK, "status", "attempts", "updatedAt", "lastError", "nextAttemptAt", "deliveredAt")
 _DESCRIBE_ONCE = ("eventId", "eventType", "objectType", "objectId", "changedAt", "createdAt", "bodyRef")
 
 
@@ -39,68 +41,61 @@ class EventLogTable:
 
     # -- the claim and the outcome ----------------------------------------------------
 
-    def claim(
-        self,
-        instance_id: str,
-        event_id: str,
-        *,
-        item: dict[str, Any],
-        lease_until: int,
-        now_ms: int,
-        likely_new: bool,
-    ) -> tuple[bool, dict[str, Any] | None]:
-        """Take the event for one attempt: (True, the item as it was before or None when
-        new) or (False, the item as it is: delivered, or claimed by a live attempt).
+    def put_claim(self, instance_id: str, event_id: str, *, item: dict[str, Any], lease_until: int) -> bool:
+        """The event's first claim: one conditional PutItem; False when the item exists."""
+        self.writes += 1
+        try:
+            self._table.put_item(
+                Item={
+                    **item,
+                    **self._key(instance_id, keys.event_sk(event_id)),
+                    "claims": 1,
+                    "claimUntil": lease_until,
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
-        ``item`` describes the event (status, updatedAt and ttl included); ``lease_until``
-        (epoch ms) is when the claim lapses by itself -- the end of the invocation, so
-        a crash mid-POST does not block the event for longer."""
-        key = self._key(instance_id, keys.event_sk(event_id))
-        if likely_new:
-            self.writes += 1
-            try:
-                self._table.put_item(
-                    Item={**item, **key, "claimUntil": lease_until},
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-                return True, None
-            except ClientError as exc:
-                if not _conditional_failed(exc):
-                    raise
-        names = {"#status": "status", "#claim": "claimUntil", "#attempts": "attempts"}
+    def reclaim(
+        self, instance_id: str, event_id: str, *, claims: int, lease_until: int, fields: dict[str, Any]
+    ) -> bool:
+        """A later claim, only if nobody claimed the event since it was read (``claims``)
+        and it is not delivered."""
+        names = {"#status": "status", "#claim": "claimUntil", "#claims": "claims"}
         values: dict[str, Any] = {
             ":delivering": "delivering",
             ":delivered": "delivered",
             ":lease": lease_until,
-            ":now": now_ms,
-            ":empty": [],
+            ":seen": claims,
+            ":next": claims + 1,
         }
-        sets = ["#status = :delivering", "#claim = :lease", "#attempts = if_not_exists(#attempts, :empty)"]
-        for i, (name, value) in enumerate(item.items()):
-            if name in ("status", "attempts"):
-                continue
-            names[f"#d{i}"] = name
-            values[f":d{i}"] = value
-            # What describes the event is the same in every message of it, except when it
-            # was first queued: the first write keeps its place in the log.
-            once = name in _DESCRIBE_ONCE
-            sets.append(f"#d{i} = if_not_exists(#d{i}, :d{i})" if once else f"#d{i} = :d{i}")
+        sets = ["#status = :delivering", "#claim = :lease", "#claims = :next"]
+        for i, (name, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = value
+            sets.append(f"#f{i} = :f{i}")
+        condition = "#status <> :delivered AND "
+        condition += "#claims = :seen" if claims else "attribute_not_exists(#claims)"
+        if not claims:
+            del values[":seen"]
         self.writes += 1
         try:
-            old = self._table.update_item(
-                Key=key,
+            self._table.update_item(
+                Key=self._key(instance_id, keys.event_sk(event_id)),
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_not_exists(pk) OR (#status <> :delivered"
-                " AND (attribute_not_exists(#claim) OR #claim < :now))",
+                ConditionExpression="attribute_exists(pk) AND " + condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
-                ReturnValues="ALL_OLD",
-            ).get("Attributes")
+            )
         except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
-            return False, self.get(instance_id, event_id)
-        return True, (dict(old) if old else None)
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
     def finish(
         self,
@@ -143,10 +138,26 @@ class EventLogTable:
             ExpressionAttributeValues=values,
         )
 
-    def put_entry(self, instance_id: str, created_at: str, event_id: str, entry: dict[str, Any]) -> None:
-        """The log entry: written once per event (again only after a crash or a replay)."""
+    def put_entry(
+        self,
+        instance_id: str,
+        created_at: str,
+        event_id: str,
+        entry: dict[str, Any],
+        *,
+        only_new: bool = False,
+    ) -> None:
+        """The log entry: written once per event (``only_new``: unless it exists)."""
         self.writes += 1
-        self._table.put_item(Item={**entry, **self._key(instance_id, keys.log_sk(created_at, event_id))})
+        item = {**entry, **self._key(instance_id, keys.log_sk(created_at, event_id))}
+        if not only_new:
+            self._table.put_item(Item=item)
+            return
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
 
     def requeue(self, instance_id: str, event_id: str, *, fields: dict[str, Any]) -> dict[str, Any] | None:
         """Back to ``queued`` (claimable again); the item as it was, or None when missing."""
@@ -217,8 +228,12 @@ class EventLogTable:
         ).get("Item")
         return dict(item) if item else None
 
-    def get_entry(self, instance_id: str, created_at: str, event_id: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key=self._key(instance_id, keys.log_sk(created_at, event_id))).get("Item")
+    def get_entry(
+        self, instance_id: str, created_at: str, event_id: str, *, consistent: bool = False
+    ) -> dict[str, Any] | None:
+        item = self._table.get_item(
+            Key=self._key(instance_id, keys.log_sk(created_at, event_id)), ConsistentRead=consistent
+        ).get("Item")
         return dict(item) if item else None
 
     def entries(
@@ -230,9 +245,9 @@ class EventLogTable:
         limit: int,
         start_key: dict[str, Any] | None,
         newest_first: bool = True,
-    ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
-        """Up to ``limit`` (createdAt, eventId) of log entries in [since, until], and the
-        key to go on from (None at the end)."""
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to ``limit`` log entries in [since, until] without their body (``createdAt``
+        and ``eventId`` added from the key), and the key to go on from (None at the end)."""
         low = keys.LOG_PREFIX + (since or "")
         high = keys.LOG_PREFIX + (until + _HIGH if until else "\uffff")
         kwargs: dict[str, Any] = {
@@ -240,8 +255,8 @@ class EventLogTable:
             & Key(keys.SK).between(low, high),
             "ScanIndexForward": not newest_first,
             "Limit": limit,
-            "ProjectionExpression": "#sk",
-            "ExpressionAttributeNames": {"#sk": keys.SK},
+            "ProjectionExpression": ", ".join(f"#p{i}" for i in range(len(_ENTRY_FIELDS))),
+            "ExpressionAttributeNames": {f"#p{i}": name for i, name in enumerate(_ENTRY_FIELDS)},
         }
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
@@ -249,7 +264,7 @@ class EventLogTable:
         found = []
         for item in page.get("Items", []):
             _, created, event_id = str(item[keys.SK]).split("#", 2)
-            found.append((created, event_id))
+            found.append({**item, "createdAt": created, "eventId": event_id})
         last = page.get("LastEvaluatedKey")
         return found, (dict(last) if last else None)
 

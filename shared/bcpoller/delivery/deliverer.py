@@ -1,9 +1,9 @@
 """Deliver one queued event: claim it, sign, POST, record the outcome, decide what next.
 
-Per delivered event: the claim (one conditional write on the event item), the log entry
-with the body (written once, while the POST is on its way) and the outcome (one more
-write on the small event item); the batch's delivered/failed counts go to the hourly
-counters in one write per instance at the end of the batch.
+Per event delivered at its first attempt: the claim (one conditional PutItem of the
+small event item) and the outcome, written with the body in the log entry (one
+PutItem); the batch's delivered/failed counts go to the instance's counters in one write
+per instance, as the last outcome is known.
 
 Blocking adapters (DynamoDB, SQS, KMS, DNS) run in worker threads so that the records
 of a batch are delivered concurrently on one event loop.
@@ -20,7 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bcpoller.delivery.event_log import EventLog, Tally, log_time
+from bcpoller.delivery.event_log import Claimed, EventLog, Tally, log_time
 from bcpoller.delivery.policy import AttemptResult, Outcome, classify, is_last_attempt, retry_delay_seconds
 from bcpoller.delivery.ports import Blobs, Claim, Instances, MetricsSink, Queue, Sender
 from bcpoller.delivery.signing import callback_headers
@@ -139,9 +139,10 @@ class Deliverer:
             await asyncio.to_thread(self._queue.change_visibility, receipt_handle, delay)
             return Disposition.RETRY
 
-        # The log entry (the body, written once) goes out while the POST does.
+        # A later claim's missing log entry goes out while the POST does (the first
+        # claim's is written with its outcome).
         entry: asyncio.Future[None] | None = None
-        if claimed.entry is not None:
+        if claimed.entry is not None and not claimed.first:
             entry = asyncio.ensure_future(asyncio.to_thread(self._log.write_entry, claimed))
         try:
             reason = _why_not_deliverable(instance)
@@ -152,10 +153,12 @@ class Deliverer:
                 except (LookupError, ValueError) as exc:
                     reason = f"event body unavailable: {exc}"
             if reason is not None or instance is None or body is None:
-                return await self._fail_undeliverable(message, reason or "instance not found", settle)
+                return await self._fail_undeliverable(
+                    message, reason or "instance not found", claimed, settle
+                )
             result = await self._attempt(message, instance, body, started)
             return await self._conclude(
-                message, instance, result, started, receive_count, receipt_handle, settle
+                message, claimed, result, started, receive_count, receipt_handle, settle
             )
         finally:
             if entry is not None:
@@ -201,7 +204,7 @@ class Deliverer:
     async def _conclude(
         self,
         message: QueueMessage,
-        instance: StoredInstance,
+        claimed: Claimed,
         result: AttemptResult,
         started: datetime,
         receive_count: int,
@@ -223,7 +226,13 @@ class Deliverer:
             self._tally.add(instance_id, now, "delivered")
             settle()
             await asyncio.to_thread(
-                self._log.finish_attempt, instance_id, event_id, status="delivered", attempt=attempt, now=now
+                self._log.finish_attempt,
+                instance_id,
+                event_id,
+                status="delivered",
+                attempt=attempt,
+                now=now,
+                claimed=claimed,
             )
             self._metrics.add_metric("Delivered", "Count", 1)
             self._metrics.add_metric(
@@ -247,6 +256,7 @@ class Deliverer:
                     attempt=attempt,
                     now=now,
                     next_attempt_at=now + timedelta(seconds=delay),
+                    claimed=claimed,
                 ),
                 asyncio.to_thread(self._queue.change_visibility, receipt_handle, delay),
             )
@@ -264,6 +274,8 @@ class Deliverer:
         else:
             reason = result.error or f"HTTP {result.status_code}"
         now = self._clock()
+        self._tally.add(instance_id, now, "failed")
+        settle()
         await asyncio.to_thread(
             self._log.finish_attempt,
             instance_id,
@@ -272,14 +284,14 @@ class Deliverer:
             attempt=attempt,
             now=now,
             reason=reason,
+            claimed=claimed,
         )
-        self._tally.add(instance_id, now, "failed")
         self._metrics.add_metric("Failed", "Count", 1)
         logger.warning("failed", extra={**log_extra, "reason": reason})
         return Disposition.DONE
 
     async def _fail_undeliverable(
-        self, message: QueueMessage, reason: str, settle: Callable[[], None]
+        self, message: QueueMessage, reason: str, claimed: Claimed, settle: Callable[[], None]
     ) -> Disposition:
         now = self._clock()
         self._tally.add(message.instance_id, now, "failed")
@@ -292,6 +304,7 @@ class Deliverer:
             attempt=None,
             now=now,
             reason=reason,
+            claimed=claimed,
         )
         self._metrics.add_metric("Failed", "Count", 1)
         logger.warning("not deliverable", extra={"eventId": message.event_id, "reason": reason})

@@ -6,7 +6,10 @@ secret (no URL, no headers, no response body).
 
 The event item is also the delivery's idempotency record: the claim before the POST is
 one conditional write on it (refused while another attempt holds a live claim, or once
-the event is delivered), the outcome one more. This replaces Powertools' Idempotency
+the event is delivered). The first claim's outcome is written in the log entry, with
+the body, in one PutItem: the event item stays ``delivering`` with ``claims`` 1 and the
+entry's outcome stands for it (see ``_merge``); later claims record theirs on the event
+item. This replaces Powertools' Idempotency
 utility, which kept a separate record under one partition key for the whole stack and
 cost two more writes per event; its ``@idempotent_function`` cannot wrap a coroutine
 either. The body is written once, in the log entry that orders the listing, and never
@@ -34,7 +37,9 @@ from bcpoller.messages import QueueMessage, iso_utc
 Status = Literal["queued", "delivering", "delivered", "retrying", "failed"]
 STATUSES: tuple[str, ...] = ("queued", "delivering", "delivered", "retrying", "failed")
 MAX_LIMIT = 200
-_HIDDEN = {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK, keys.TTL, "claimUntil", "bodyZ"}
+_HIDDEN = {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK, keys.TTL, "claimUntil", "claims", "bodyZ", "_stored"}
+# What the first claim's outcome sets, in the log entry.
+_OUTCOME = ("status", "updatedAt", "lastError", "nextAttemptAt", "deliveredAt")
 _MAX_PAGES = 10
 # A log entry holding more than this is stored compressed: a write costs 1 WRU per KB.
 _COMPRESS_OVER = 900
@@ -104,13 +109,32 @@ def _decode_token(token: str, instance_id: str) -> dict[str, Any]:
 
 @dataclass
 class Claimed:
-    """A claim's answer; when taken, the log entry to write while the POST is on its way."""
+    """A claim's answer. ``first``: the event's first claim, whose outcome is written in
+    ``entry`` (the log entry, body included); otherwise ``entry``, when not None, is a
+    missing log entry to write while the POST is on its way."""
 
     claim: Claim
     instance_id: str
     event_id: str
     created_at: str = ""
     entry: dict[str, Any] | None = None
+    first: bool = False
+
+
+def _merge(item: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
+    """The event as it stands: the event item, or -- while it still shows its first claim
+    (``delivering``, ``claims`` 1) and the entry holds that claim's outcome -- the entry's
+    outcome. The first claim's attempt is in the entry, later ones in the event item."""
+    merged = dict(item)
+    entry = entry or {}
+    if entry.get("status") and item.get("status") == "delivering" and int(item.get("claims") or 0) == 1:
+        for name in _OUTCOME:
+            if entry.get(name) is not None:
+                merged[name] = entry[name]
+            else:
+                merged.pop(name, None)
+    merged["attempts"] = [*(entry.get("attempts") or []), *(item.get("attempts") or [])]
+    return merged
 
 
 @dataclass
@@ -206,7 +230,7 @@ class EventLog:
                 newest_first=False,
             )
             for item in items:
-                yield self._with_body(instance_id, item)
+                yield self._with_body(instance_id, item["_stored"])
             if start is None:
                 return
 
@@ -216,9 +240,9 @@ class EventLog:
         return self._with_body(instance_id, item) if item else None
 
     def _with_body(self, instance_id: str, item: dict[str, Any]) -> dict[str, Any]:
-        merged = {**item, "instanceId": instance_id}
         created = item.get("createdAt")
         entry = self.store.get_entry(instance_id, str(created), str(item.get("eventId"))) if created else None
+        merged = {**_merge(item, entry), "instanceId": instance_id}
         if entry:
             if entry.get("bodyZ") is not None:
                 raw = entry["bodyZ"]
@@ -249,12 +273,15 @@ class EventLog:
             refs, last = self.store.entries(
                 instance_id, since=since, until=until, limit=limit, start_key=key, newest_first=newest_first
             )
-            items = self.store.get_many(instance_id, [event_id for _, event_id in refs]) if refs else {}
-            for index, (created, event_id) in enumerate(refs):
-                item = items.get(event_id)
+            items = self.store.get_many(instance_id, [str(ref["eventId"]) for ref in refs]) if refs else {}
+            for index, ref in enumerate(refs):
+                created, event_id = str(ref["createdAt"]), str(ref["eventId"])
+                stored = items.get(event_id)
+                item = _merge(stored, ref) if stored is not None else None
                 if item is None or (status is not None and item.get("status") != status):
                     continue
-                found.append(item)
+                # The stored item too: a reader that wants the body merges it again.
+                found.append({**item, "_stored": stored})
                 if len(found) == limit:
                     if index == len(refs) - 1 and last is None:
                         return found, None
@@ -300,33 +327,43 @@ class EventLog:
         self, message: QueueMessage, *, now: datetime, lease_until: datetime, first_attempt: bool
     ) -> Claimed:
         """Take the event for one attempt (see the module's docstring). A first receive
-        usually finds no item: one conditional PutItem."""
-        held, previous = self.store.claim(
-            message.instance_id,
-            message.event_id,
-            item=self._described(message, now=now, status="delivering"),
-            lease_until=int(lease_until.timestamp() * 1000),
-            now_ms=int(now.timestamp() * 1000),
-            likely_new=first_attempt,
-        )
-        if not held:
-            state = Claim.DONE if previous and previous.get("status") == "delivered" else Claim.IN_PROGRESS
-            return Claimed(state, message.instance_id, message.event_id)
-        created = str((previous or {}).get("createdAt") or log_time(message.emitted_at))
-        # The entry exists unless this is the event's first claim, or the one before
-        # crashed between its claim and its entry: only then is it written.
-        needs_entry = previous is None or previous.get("status") == "delivering"
-        return Claimed(
-            Claim.NEW,
-            message.instance_id,
-            message.event_id,
-            created_at=created,
-            entry=self._log_entry(message, now) if needs_entry else None,
-        )
+        usually finds no item: one conditional PutItem; other cases read first."""
+        instance_id, event_id = message.instance_id, message.event_id
+        lease = int(lease_until.timestamp() * 1000)
+        item = self._described(message, now=now, status="delivering")
+        created = str(item["createdAt"])
+        entry = self._log_entry(message, now)
+        if first_attempt and self.store.put_claim(instance_id, event_id, item=item, lease_until=lease):
+            return Claimed(Claim.NEW, instance_id, event_id, created, entry, first=True)
+        current = self.store.get(instance_id, event_id)
+        if current is None:
+            if self.store.put_claim(instance_id, event_id, item=item, lease_until=lease):
+                return Claimed(Claim.NEW, instance_id, event_id, created, entry, first=True)
+            return Claimed(Claim.IN_PROGRESS, instance_id, event_id)
+        status, claims = current.get("status"), int(current.get("claims") or 0)
+        if status == "delivered":
+            return Claimed(Claim.DONE, instance_id, event_id)
+        created = str(current.get("createdAt") or created)
+        if status == "delivering":
+            if claims == 1:
+                # The first claim's outcome, once it has one, is in the entry.
+                written = self.store.get_entry(instance_id, created, event_id, consistent=True)
+                if written and written.get("status") == "delivered":
+                    return Claimed(Claim.DONE, instance_id, event_id)
+            if int(current.get("claimUntil") or 0) >= int(now.timestamp() * 1000):
+                return Claimed(Claim.IN_PROGRESS, instance_id, event_id)
+        fields = {"updatedAt": log_time(now), keys.TTL: self.expires_at(now)}
+        if not self.store.reclaim(instance_id, event_id, claims=claims, lease_until=lease, fields=fields):
+            return Claimed(Claim.IN_PROGRESS, instance_id, event_id)
+        # A claim that crashed may have left no entry: written if missing, never over one.
+        return Claimed(Claim.NEW, instance_id, event_id, created, entry if status == "delivering" else None)
 
     def write_entry(self, claimed: Claimed) -> None:
-        if claimed.entry is not None:
-            self.store.put_entry(claimed.instance_id, claimed.created_at, claimed.event_id, claimed.entry)
+        """A later claim's missing entry (the first claim's is written with its outcome)."""
+        if claimed.entry is not None and not claimed.first:
+            self.store.put_entry(
+                claimed.instance_id, claimed.created_at, claimed.event_id, claimed.entry, only_new=True
+            )
 
     def finish_attempt(
         self,
@@ -338,7 +375,11 @@ class EventLog:
         now: datetime,
         next_attempt_at: datetime | None = None,
         reason: str | None = None,
+        claimed: Claimed | None = None,
     ) -> None:
+        """The outcome of the attempt of ``claimed``. The first claim's goes in its log
+        entry (one PutItem, with the body); one that is not ``delivered`` also releases
+        the event item (so a retry can claim it). Later claims update the event item."""
         fields: dict[str, Any] = {
             "updatedAt": log_time(now),
             "nextAttemptAt": log_time(next_attempt_at) if next_attempt_at else None,
@@ -347,6 +388,13 @@ class EventLog:
         if status == "delivered":
             fields["deliveredAt"] = log_time(now)
             fields["lastError"] = None
+        if claimed is not None and claimed.first and claimed.entry is not None:
+            outcome = {k: v for k, v in fields.items() if v is not None}
+            entry = {**claimed.entry, **outcome, "status": status, "attempts": [attempt] if attempt else []}
+            self.store.put_entry(instance_id, claimed.created_at, event_id, entry)
+            if status != "delivered":
+                self.store.finish(instance_id, event_id, status=status, attempt=None, fields=fields)
+            return
         self.store.finish(instance_id, event_id, status=status, attempt=attempt, fields=fields)
 
     def fail_without_attempt(self, message: QueueMessage, *, reason: str, now: datetime) -> None:
@@ -386,11 +434,13 @@ class EventLog:
         """Back to queued for a replay: claimable again, and no longer counted as the
         delivered or failed event it was."""
         ttl = self.expires_at(now)
-        old = self.store.requeue(
+        stored = self.store.requeue(
             instance_id, event_id, fields={"updatedAt": log_time(now), "nextAttemptAt": None, keys.TTL: ttl}
         )
-        if old is None:
+        if stored is None:
             return False
+        created = stored.get("createdAt")
+        old = _merge(stored, self.store.get_entry(instance_id, str(created), event_id) if created else None)
         if old.get("createdAt"):
             self.store.keep_entry(instance_id, str(old["createdAt"]), event_id, ttl)
         was, when = old.get("status"), old.get("updatedAt")

@@ -49,16 +49,13 @@ class Blobs(Protocol):
 class EventLogStore(Protocol):
     """Event items, log entries and hourly counters (adapters.event_log_table.EventLogTable)."""
 
-    def claim(
-        self,
-        instance_id: str,
-        event_id: str,
-        *,
-        item: dict[str, Any],
-        lease_until: int,
-        now_ms: int,
-        likely_new: bool,
-    ) -> tuple[bool, dict[str, Any] | None]: ...
+    def put_claim(
+        self, instance_id: str, event_id: str, *, item: dict[str, Any], lease_until: int
+    ) -> bool: ...
+
+    def reclaim(
+        self, instance_id: str, event_id: str, *, claims: int, lease_until: int, fields: dict[str, Any]
+    ) -> bool: ...
 
     def finish(
         self,
@@ -71,7 +68,15 @@ class EventLogStore(Protocol):
         item: dict[str, Any] | None = None,
     ) -> None: ...
 
-    def put_entry(self, instance_id: str, created_at: str, event_id: str, entry: dict[str, Any]) -> None: ...
+    def put_entry(
+        self,
+        instance_id: str,
+        created_at: str,
+        event_id: str,
+        entry: dict[str, Any],
+        *,
+        only_new: bool = False,
+    ) -> None: ...
 
     def requeue(
         self, instance_id: str, event_id: str, *, fields: dict[str, Any]
@@ -83,7 +88,9 @@ class EventLogStore(Protocol):
 
     def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None: ...
 
-    def get_entry(self, instance_id: str, created_at: str, event_id: str) -> dict[str, Any] | None: ...
+    def get_entry(
+        self, instance_id: str, created_at: str, event_id: str, *, consistent: bool = False
+    ) -> dict[str, Any] | None: ...
 
     def entries(
         self,
@@ -94,7 +101,7 @@ class EventLogStore(Protocol):
         limit: int,
         start_key: dict[str, Any] | None,
         newest_first: bool = True,
-    ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]: ...
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
 
     def get_many(self, instance_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]: ...
 

@@ -38,15 +38,17 @@ class FakeInstances:
 
 
 class FakeLog:
-    def __init__(self, claim: Claim = Claim.NEW) -> None:
+    def __init__(self, claim: Claim = Claim.NEW, *, first: bool = True) -> None:
         self.claim_result = claim
+        self.first = first
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.counted: list[dict[tuple[str, str], dict[str, int]]] = []
 
     def claim(self, message: QueueMessage, **kw: Any) -> Claimed:
         self.calls.append(("claim", kw))
         entry = {"eventId": message.event_id} if self.claim_result is Claim.NEW else None
-        return Claimed(self.claim_result, message.instance_id, message.event_id, "c", entry)
+        first = self.claim_result is Claim.NEW and self.first
+        return Claimed(self.claim_result, message.instance_id, message.event_id, "c", entry, first=first)
 
     def write_entry(self, claimed: Claimed) -> None:
         self.calls.append(("entry", {}))
@@ -179,7 +181,9 @@ class Rig:
 def test_delivered_claims_logs_and_counts() -> None:
     rig = Rig()
     assert rig.run() is Disposition.DONE
-    assert rig.log.kinds() == ["claim", "entry", "finish"]
+    # The first claim's outcome is written with its log entry: no separate entry write.
+    assert rig.log.kinds() == ["claim", "finish"]
+    assert rig.log.last()[1]["claimed"].first is True
     # The claim lapses with the invocation (30 s left by default).
     assert rig.log.calls[0][1]["lease_until"] == NOW + timedelta(seconds=30)
     assert rig.log.calls[0][1]["first_attempt"] is True
@@ -199,7 +203,7 @@ def test_delivered_claims_logs_and_counts() -> None:
 def test_retryable_failure_releases_and_schedules_the_next_attempt() -> None:
     rig = Rig(AttemptResult(503, 5, "HTTP 503"))
     assert rig.run(attempt=3) is Disposition.RETRY
-    assert rig.log.kinds() == ["claim", "entry", "finish"]
+    assert rig.log.kinds() == ["claim", "finish"]
     assert len(rig.queue.visibility) == 1 and 1620 <= rig.queue.visibility[0] <= 1980
     _, kw = rig.log.last()
     assert kw["status"] == "retrying"
@@ -260,7 +264,14 @@ def test_unexpected_error_records_no_outcome() -> None:
     with pytest.raises(RuntimeError, match="bug"):
         rig.run()
     # No outcome: the claim lapses when the invocation ends, and SQS sends it again.
-    assert rig.log.kinds() == ["claim", "entry"]
+    assert rig.log.kinds() == ["claim"]
+
+
+def test_a_later_claim_writes_a_missing_entry_while_posting() -> None:
+    rig = Rig()
+    rig.log.first = False
+    assert rig.run(attempt=2) is Disposition.DONE
+    assert rig.log.kinds() == ["claim", "entry", "finish"]
 
 
 def test_unsafe_url_fails_without_a_post() -> None:
