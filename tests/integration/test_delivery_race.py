@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,6 +66,31 @@ def test_redelivery_during_a_slow_post_reaches_the_endpoint_once(pipeline: Pipel
         _, result = pipeline.step(1)
         assert result == {"batchItemFailures": []}
         assert pipeline.queue_depth() == 0
+        assert len(receiver.requests) == 1
+    entry = pipeline.app.runtime.event_log.get(instance_id, message.event_id)
+    assert entry["status"] == "delivered" and entry["attemptCount"] == 1
+
+
+class ShortContext(Context):
+    """An invocation with one second left: its claim lapses a second after it starts."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 1000
+
+
+def test_a_duplicate_after_the_claim_lapsed_is_still_not_sent_again(pipeline: Pipeline) -> None:
+    with Receiver([Reply(200)]) as receiver:
+        instance_id = make_instance(pipeline.stack, receiver.url)
+        message = make_message(instance_id)
+        pipeline.send(message)
+        first = pipeline.receive(1)
+        event = build_sqs_event(first, pipeline.queue_arn, pipeline.stack.region)
+        assert pipeline.app.lambda_handler(event, ShortContext()) == {"batchItemFailures": []}
+        assert len(receiver.requests) == 1
+        time.sleep(1.2)  # the first claim has lapsed; its outcome is in the log entry
+        pipeline.send(message)  # the poll sent it again (a crash before its checkpoint)
+        _, result = pipeline.step(1)
+        assert result == {"batchItemFailures": []}
         assert len(receiver.requests) == 1
     entry = pipeline.app.runtime.event_log.get(instance_id, message.event_id)
     assert entry["status"] == "delivered" and entry["attemptCount"] == 1
