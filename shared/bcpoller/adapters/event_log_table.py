@@ -1,8 +1,9 @@
 """The event log in the table: event items (status, attempts, the delivery claim), log
 entries (time order and body) and daily counter items; event body blobs.
 
-    INST#{id} / EVENT#{eventId}              small, written at the claim and at the outcome
-    INST#{id} / LOG#{createdAt}#{eventId}    written once: the listing's order, the body
+    INST#{id} / EVENT#{eventId}              small: every claim, later claims' outcomes
+    INST#{id} / LOG#{createdAt}#{eventId}    once: the listing's order, the body, the
+                                             first claim's outcome
     INST#{id} / STATS#{yyyy-mm-dd}           delivered/failed of one day by hour, atomic ADDs
 
 None of them is in an index: the log entry's sort key gives the listing its order, so no
