@@ -8,18 +8,26 @@ joined the same way, ``requestContext.http``, base64 bodies for non-text content
 answer is turned back the way API Gateway does: a dict with ``statusCode`` is used as
 is (headers, cookies, base64 bodies); anything else is a 200 JSON body; an exception
 is a 500 and a handler slower than the integration timeout is a 503.
+
+Under load it behaves like the real one, not like a growing backlog: ``concurrency``
+invocations run at once (the function's concurrency) and at most ``queue_size`` more
+wait; past that a request is answered ``429 Too Many Requests`` at once, and a request
+that waited out the integration timeout is answered 503 and never run. The workers are
+daemon threads, so stopping never waits for an invocation in flight. Methods HTTP APIs
+do not route (TRACE, CONNECT, anything unknown) answer 404 like they do, not 501.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import queue
 import re
 import secrets
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -274,6 +282,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers 501 for a method without a do_ method; HTTP APIs route
+        # only the methods above and answer anything else as an unknown route.
+        if name.startswith("do_"):
+            return self._unroutable
+        raise AttributeError(name)
+
+    def _unroutable(self) -> None:
+        self.close_connection = True
+        self._write(_json_answer(404, "Not Found"), "")
+
 
 class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -283,6 +302,47 @@ class _GatewayServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+class _Workers:
+    """A fixed set of daemon threads behind a bounded queue."""
+
+    def __init__(self, count: int, queue_size: int) -> None:
+        self._queue: queue.Queue[tuple[Future[Any], Callable[[], Any]] | None] = queue.Queue(queue_size)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"apigw-{i}", daemon=True) for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any] | None:
+        """The call's future, or None when the queue is full."""
+        future: Future[Any] = Future()
+        try:
+            self._queue.put_nowait((future, call))
+        except queue.Full:
+            return None
+        return future
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            future, call = job
+            if not future.set_running_or_notify_cancel():
+                continue  # its caller gave up waiting: never run it late
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # reported to the waiting request
+                future.set_exception(exc)
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                break  # daemon threads: they end with the process anyway
 
 
 class ApiGateway:
@@ -297,12 +357,14 @@ class ApiGateway:
         routes: list[Route] | None = None,
         timeout: float = INTEGRATION_TIMEOUT,
         concurrency: int = 8,
+        queue_size: int | None = None,
     ) -> None:
         self.invoke = invoke
         self.routes = routes if routes is not None else template_routes()
         self.timeout = timeout
         self.host = host
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apigw")
+        self.throttled = 0
+        self._workers = _Workers(concurrency, queue_size if queue_size is not None else concurrency * 2)
         self._server = _GatewayServer((host, port), _Handler)
         self._server.gateway = self
         self.port = int(self._server.server_address[1])
@@ -310,10 +372,14 @@ class ApiGateway:
         self._thread: threading.Thread | None = None
 
     def dispatch(self, event: dict[str, Any]) -> HttpAnswer:
-        future = self._pool.submit(self.invoke, event)
+        future = self._workers.submit(lambda: self.invoke(event))
+        if future is None:
+            self.throttled += 1
+            return _json_answer(429, "Too Many Requests")
         try:
             result = future.result(timeout=self.timeout)
         except FutureTimeout:
+            future.cancel()  # still queued: it will not run
             return _json_answer(503, "Service Unavailable")
         except Exception:
             return _json_answer(500, "Internal Server Error")
@@ -327,4 +393,4 @@ class ApiGateway:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._workers.stop()

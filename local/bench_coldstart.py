@@ -190,7 +190,7 @@ class Scenario:
         """One SQS event of one fresh message per run (a repeated one would be a duplicate)."""
         from bcpoller.adapters import aws
 
-        from local.bench_delivery import _make_instance, _messages
+        from local.bench_delivery import _messages
         from local.worker_loop import build_sqs_event
 
         r = self.resources
@@ -199,7 +199,7 @@ class Scenario:
         queue_arn = sqs.get_queue_attributes(QueueUrl=r.events_queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        for body in _messages(instance_id, count):
+        for _, body in _messages(instance_id, count):
             sqs.send_message(QueueUrl=r.events_queue_url, MessageBody=body)
         received: list[dict[str, Any]] = []
         while len(received) < count:
@@ -479,3 +479,36 @@ def _report(function: str, results: list[dict[str, Any]]) -> None:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _make_instance(table_name: str, kms_key_id: str, callback_url: str) -> str:
+    """An instance item with real KMS-encrypted secrets, for the delivery probe."""
+    import base64
+    import uuid
+    from datetime import UTC, datetime
+
+    from bcpoller.adapters import aws
+    from bcpoller.adapters.instance_table import InstanceTable
+    from bcpoller.adapters.kms_crypto import KmsCrypto
+    from bcpoller.instances import StoredInstance
+
+    instance_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    secrets = {
+        "signingSecret": "whsec_" + base64.b64encode(os.urandom(24)).decode(),
+        "event.notification.signature.key": "bench-key",
+    }
+    instance = StoredInstance.model_validate(
+        {
+            "instanceId": instance_id,
+            "orgId": "bench",
+            "name": "bench",
+            "secrets": KmsCrypto(aws.client("kms"), kms_key_id).encrypt(secrets, instance_id),
+            "eventsEnabled": True,
+            "createdDate": now,
+            "storeCreatedAt": now,
+            "callbackUrl": callback_url,
+        }
+    )
+    InstanceTable(aws.table(table_name)).put_new(instance)
+    return instance_id

@@ -136,7 +136,7 @@ class StoreChanger:
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
-            self._thread.join(5)
+            self._thread.join(1)  # a change in flight is abandoned: Ctrl-C must be quick
         self._http.close()
 
 
@@ -176,6 +176,7 @@ class Demo:
         self.status: dict[str, Any] = {}
         self._live: Any = None
         self._last_line = 0.0
+        self._fetching: threading.Thread | None = None
         self.tty = bool(getattr(stack.out, "isatty", lambda: False)())
 
     # -- setup -----------------------------------------------------------------------
@@ -243,18 +244,33 @@ class Demo:
             self.stack.write_state(first_event_after_s=round(self.first_event_after, 2))
             if not self._live:
                 self.stack.say(f"first event delivered {self.first_event_after:.1f}s after start")
-        try:
-            url = f"{self.api}/instances/{self.instance_id}/status"
-            resp = self.http.get(url, headers=self.headers, timeout=3.0)
-            if resp.status_code == 200:
-                self.status = resp.json()
-        except httpx.HTTPError:
-            pass  # the runtime may be restarting; keep the last status
+        self._fetch_status()
         if self._live:
             self._live.update(self._table())
         elif time.monotonic() - self._last_line >= 5.0:
             self._last_line = time.monotonic()
             self.stack.say(self._line())
+
+    def _fetch_status(self) -> None:
+        """At most one status request in flight: a slow API gets no second request (and
+        no abandoned one piling up behind it) until it has answered the first. The view
+        keeps the last answer meanwhile, and the main loop never waits for it."""
+        if self._fetching is not None and self._fetching.is_alive():
+            return
+
+        def fetch() -> None:
+            try:
+                url = f"{self.api}/instances/{self.instance_id}/status"
+                # As long as the gateway may take: giving up earlier would leave the
+                # invocation running while the next request is sent.
+                resp = self.http.get(url, headers=self.headers, timeout=35.0)
+                if resp.status_code == 200:
+                    self.status = resp.json()
+            except (httpx.HTTPError, RuntimeError):
+                pass  # the runtime may be restarting (or the view closing): keep the last status
+
+        self._fetching = threading.Thread(target=fetch, name="demo-status", daemon=True)
+        self._fetching.start()
 
     def _rows(self) -> list[tuple[str, str, str, str, str, str]]:
         counts = delivery_counts(list(self.stack.sink.state.deliveries))

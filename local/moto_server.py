@@ -49,11 +49,11 @@ class MotoServer:
         self.stop()
         raise RuntimeError(f"moto server did not answer on {self.url} within {timeout}s")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         if self._proc and self._proc.poll() is None:
             self._proc.terminate()
             try:
-                self._proc.wait(timeout=10)
+                self._proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
         self._proc = None

@@ -39,6 +39,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = {"api": "ApiFunction", "poll": "PollFunction", "delivery": "DeliveryFunction"}
+# Seconds the runtime gives its loops to stop before it exits regardless.
+STOP_GRACE_S = 2.0
 log = logging.getLogger("local.runtime")
 
 
@@ -378,8 +380,14 @@ def main(argv: list[str] | None = None) -> int:
     log.info("runtime %s ready: api %s, poll-now %s", os.getpid(), runtime.gateway.url, runtime.poll_now.url)
     stop.wait()
     log.info("runtime stopping")
-    runtime.stop()
-    return 0
+    # Like Lambda's environments at shutdown, invocations in flight are not waited for
+    # (an API call may take the 29 s integration timeout): Ctrl-C ends within seconds.
+    stopper = threading.Thread(target=runtime.stop, name="runtime-stop", daemon=True)
+    stopper.start()
+    stopper.join(STOP_GRACE_S)
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

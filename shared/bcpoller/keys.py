@@ -5,11 +5,12 @@
 | instance | INST#{id} | META | ORG#{orgId} / INST#{createdDate}#{id} |
 | cursor of a resource | INST#{id} | META#CURSOR#{resource} | |
 | last poll (status, work lease) | INST#{id} | META#POLL | |
-| event log entry | INST#{id} | EVENT#{eventId} | EVENTS#{id} / {createdAt}#{eventId} |
+| event (status, attempts; the delivery claim) | INST#{id} | EVENT#{eventId} | |
+| event log entry (time order, body) | INST#{id} | LOG#{createdAt}#{eventId} | |
+| delivered/failed counts of one day, by hour | INST#{id} | STATS#{yyyy-mm-dd} | |
 | oversize record body | INST#{id} | BLOB#{eventId} | |
 | organization | ORG#{orgId} | ORG | |
 | secret lookup | SECRET#{sha256 hex} | SECRET | |
-| idempotency record | IDEMPOTENCY#delivery | {eventId hash} (Powertools) | |
 
 Items that expire carry ``ttl`` (epoch seconds).
 
@@ -45,11 +46,23 @@ def cursor_sk(resource: str) -> str:
 
 
 EVENT_PREFIX = "EVENT#"
+LOG_PREFIX = "LOG#"
+STATS_PREFIX = "STATS#"
 BLOB_PREFIX = "BLOB#"
 
 
 def event_sk(event_id: str) -> str:
     return f"{EVENT_PREFIX}{event_id}"
+
+
+def log_sk(created_at: str, event_id: str) -> str:
+    """``created_at`` is the fixed-width log time, so entries sort by creation in the table."""
+    return f"{LOG_PREFIX}{created_at}#{event_id}"
+
+
+def stats_sk(day: str) -> str:
+    """``day`` is ``yyyy-mm-dd`` (UTC)."""
+    return f"{STATS_PREFIX}{day}"
 
 
 def blob_sk(event_id: str) -> str:
@@ -64,15 +77,8 @@ def org_instances_gsi_pk(org_id: str) -> str:
     return f"ORG#{org_id}"
 
 
-def events_gsi_pk(instance_id: str) -> str:
-    return f"EVENTS#{instance_id}"
-
-
 def secret_pk(secret_hash: str) -> str:
     return f"SECRET#{secret_hash}"
-
-
-IDEMPOTENCY_PK = "IDEMPOTENCY#delivery"
 
 
 # A BigCommerce app (api/apps.py, adapters/app_table.py):

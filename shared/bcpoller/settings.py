@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 
 class Settings(BaseModel):
@@ -37,6 +37,15 @@ class Settings(BaseModel):
     poll_now_url: str = Field("", alias="POLL_NOW_URL")
     # Callback POST timeout (DESIGN: 2xx within 15 s); lower only to make tests quick.
     delivery_timeout_seconds: float = Field(15.0, alias="DELIVERY_TIMEOUT_SECONDS", gt=0, le=15)
+    # Local mode only: a PEM CA file the callback sender trusts besides the public CAs
+    # (the benchmark's HTTPS receiver uses a self-signed certificate made at run time).
+    callback_ca_file: str = Field("", alias="CALLBACK_CA_FILE")
+
+    @model_validator(mode="after")
+    def _ca_file_only_locally(self) -> Settings:
+        if self.callback_ca_file and not self.local_mode:
+            raise ValueError("CALLBACK_CA_FILE: only allowed with LOCAL_MODE=true")
+        return self
 
     model_config = {"populate_by_name": True, "frozen": True}
 

@@ -502,3 +502,79 @@ def test_a_quiet_poll_shows_in_status(
     for row in rows.values():
         assert row["status"] == "ok" and row["eventsEmitted"] == 0 and row["lastError"] is None
         assert row["lastPollStart"] and row["lastPollEnd"] and row["lastPollEnd"] >= row["lastPollStart"]
+
+
+class ItemsRead:
+    """Items DynamoDB returned to this process (GetItem, Query, BatchGetItem), counted on
+    the wire by a botocore hook, whatever code path asked for them."""
+
+    def __init__(self) -> None:
+        self.items = 0
+
+    def __call__(self, parsed: dict[str, Any], **_: Any) -> None:
+        if "Item" in parsed:
+            self.items += 1
+        self.items += int(parsed.get("ScannedCount", parsed.get("Count", 0)) or 0)
+        for found in (parsed.get("Responses") or {}).values():
+            self.items += len(found)
+
+
+def test_status_reads_a_bounded_number_of_items_whatever_the_traffic(
+    api: ModuleType, shared_dir: Path, store: SimulatedStore, stack: StackResources
+) -> None:
+    """100,000 events in the last 24 h: written as the delivery writes its counters (one
+    atomic ADD per instance and batch), beside a sample of real log entries."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from bcpoller.adapters.event_log_table import EventLogTable
+    from bcpoller.delivery.event_log import EventLog, Tally
+    from bcpoller.messages import QueueMessage
+
+    org = new_org("busy")
+    iid = create_oauth_instance(api, org, shared_dir, store)["id"]
+    table = aws.table(stack.table_name)
+    log = EventLog(EventLogTable(table))
+    now = datetime.now(UTC)
+    tally = Tally()
+    for n in range(100_000):
+        # Spread over the last 24 h (the oldest hour partly), one in ten failed.
+        when = now - timedelta(seconds=n * 86_000 / 100_000)
+        tally.add(iid, when, "failed" if n % 10 == 0 else "delivered")
+    log.add_counts(tally.take())
+    tally.add(iid, now - timedelta(hours=30), "delivered", 5_000)  # older than the window
+    log.add_counts(tally.take())
+    for n in range(300):  # a sample of real log entries, as delivery writes them
+        message = QueueMessage(
+            instanceId=iid,
+            eventId=f"00000000-0000-4000-8000-{n:012d}",
+            eventType="UPDATED",
+            objectType="orders",
+            objectId=str(n),
+            changedAt=now,
+            emittedAt=now,
+            body=json.dumps({"message": {"n": n}}),
+        )
+        claimed = log.claim(message, now=now, lease_until=now, first_attempt=True)
+        log.finish_attempt(iid, message.event_id, status="delivered", attempt=None, now=now, claimed=claimed)
+
+    reads = ItemsRead()
+    for client in {id(c): c for c in (table.meta.client, aws.client("dynamodb"))}.values():
+        client.meta.events.register("after-call.dynamodb", reads)
+    started = time.perf_counter()
+    status, st = call(api, "GET", f"/instances/{iid}/status", org["authorization"])
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    assert status == 200, st
+    assert (st["last24h"]["delivered"], st["last24h"]["failed"]) == (90_000, 10_000)
+    # Instance, secret lookup, cursors and two daily counter items; never the events.
+    assert reads.items <= 10, reads.items
+    print(f"status of an instance with 100,000 events in 24 h: {reads.items} items, {elapsed_ms:.0f} ms")
+
+    started = time.perf_counter()
+    call(api, "GET", f"/instances/{iid}/status", org["authorization"])
+    print(f"again (warm): {(time.perf_counter() - started) * 1000:.0f} ms")
+
+    reads.items = 0
+    status, listed = call(api, "GET", "/instances", org["authorization"])
+    assert status == 200 and [i["id"] for i in listed] == [iid]
+    assert reads.items <= 5, reads.items

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bcpoller import keys
 from bcpoller.adapters import aws
-from bcpoller.delivery.event_log import EventLog, EventLogError
+from bcpoller.delivery.event_log import EventLog, EventLogError, Tally
 
 from local.template_resources import StackResources
 from tests.integration.delivery_support import Pipeline, Receiver, Reply, make_instance, make_message
@@ -30,10 +30,12 @@ def seed(pipeline: Pipeline, log: EventLog, instance_id: str, count: int, *, bas
         message = make_message(instance_id, str(i)).model_copy(
             update={"emitted_at": base + timedelta(minutes=i)}
         )
-        log.start_attempt(message, now=base)
+        claimed = log.claim(message, now=base, lease_until=base, first_attempt=True)
         attempt = {"at": "x", "statusCode": 200 if i % 2 == 0 else 400, "latencyMs": 5, "error": None}
         status = "delivered" if i % 2 == 0 else "failed"
-        log.finish_attempt(instance_id, message.event_id, status=status, attempt=attempt, now=base)
+        log.finish_attempt(
+            instance_id, message.event_id, status=status, attempt=attempt, now=base, claimed=claimed
+        )
         ids.append(message.event_id)
     return ids
 
@@ -65,8 +67,20 @@ def test_list_newest_first_with_status_range_and_pages(pipeline: Pipeline) -> No
             break
     assert pages == [ids[6], ids[4], ids[2], ids[0]]
 
-    assert log.counts_since("inst-a", base + timedelta(minutes=3)) == {"delivered": 2, "failed": 2}
-    assert log.counts_since("inst-a", base.isoformat()) == {"delivered": 4, "failed": 3}
+
+def test_counts_come_from_hourly_counters(pipeline: Pipeline) -> None:
+    log = pipeline.app.runtime.event_log
+    now = datetime(2026, 11, 2, 12, 30, tzinfo=UTC)
+    tally = Tally()
+    outcomes = [(0, "delivered", 3), (5, "failed", 2), (23, "delivered", 1), (30, "failed", 9)]
+    for hours_ago, status, n in outcomes:
+        tally.add("inst-a", now - timedelta(hours=hours_ago), status, n)
+    tally.add("inst-b", now, "failed", 4)  # another instance's never count
+    log.add_counts(tally.take())
+    log.add_counts({("inst-a", "2026-11-02T12"): {"delivered": 1, "failed": 0}})  # atomic ADD
+    counts = log.counts_since("inst-a", now - timedelta(hours=24), now=now)
+    # The window starts at the start of the oldest hour counted (12:00 the day before).
+    assert counts == {"delivered": 5, "failed": 2, "since": datetime(2026, 11, 1, 12, tzinfo=UTC)}
 
 
 def test_list_rejects_bad_arguments_naming_the_field(pipeline: Pipeline) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
+from typing import Any
 
+import pytest
 from bcpoller.adapters.callback_sender import CallbackSender
+from bcpoller.security import ssrf
 
 
 async def _drip_server() -> tuple[asyncio.Server, str]:
@@ -59,3 +63,66 @@ def test_loopback_peer_is_refused_outside_local_mode() -> None:
     # actually reached is judged again.
     assert result.status_code is None  # type: ignore[attr-defined]
     assert "non-public address" in result.error  # type: ignore[attr-defined]
+
+
+def test_one_connection_per_endpoint_across_invocations() -> None:
+    """The container's sender keeps its connection: ten concurrent POSTs per invocation,
+    three invocations, one TCP connection accepted by the endpoint."""
+    accepted = 0
+
+    async def scenario() -> list[int | None]:
+        nonlocal accepted
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal accepted
+            accepted += 1
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+        sender = CallbackSender.create(timeout=5, allow_loopback=True)
+        codes: list[int | None] = []
+        async with server:
+            for _ in range(3):
+                results = await asyncio.gather(*[sender.post(url, b"{}", {}) for _ in range(10)])
+                codes.extend(r.status_code for r in results)
+            await sender.aclose()
+        assert sender.connections_opened == 1
+        return codes
+
+    assert asyncio.run(scenario()) == [204] * 30
+    assert accepted == 1
+
+
+def test_a_name_is_judged_by_the_address_it_connects_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A callback host whose name now resolves to a non-public address: refused when the
+    connection is made, before any byte is sent."""
+    real = socket.getaddrinfo
+
+    def resolve(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "hooks.example.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", resolve)
+    received: list[bytes] = []
+
+    async def scenario() -> Any:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            received.append(await reader.read(65536))
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server, CallbackSender.open(timeout=2, allow_loopback=False) as sender:
+            return await sender.post(f"http://hooks.example.com:{port}/", b"{}", {})
+
+    result = asyncio.run(scenario())
+    assert result.status_code is None and result.retryable_error is False
+    assert "non-public address at connect time" in result.error and "loopback" in result.error
+    assert received == []

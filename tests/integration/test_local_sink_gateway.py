@@ -200,3 +200,45 @@ def test_gateway_answers_like_api_gateway_when_things_go_wrong() -> None:
         gw.stop()
         slow.stop()
         plain.stop()
+
+
+def test_gateway_throttles_at_once_instead_of_queueing_without_bound() -> None:
+    # Two invocations run, two wait; the fifth request and later are refused at once.
+    slow = Recorder({"statusCode": 200}, sleep=1.5)
+    gw = _gateway(slow, concurrency=2, queue_size=2)
+    answers: list[tuple[int, float]] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        started = time.monotonic()
+        status = httpx.get(f"{gw.url}/instances", timeout=10).status_code
+        with lock:
+            answers.append((status, time.monotonic() - started))
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    try:
+        for t in threads:
+            t.start()
+            time.sleep(0.05)  # in order: the first four take the slots
+        for t in threads:
+            t.join()
+        throttled = [elapsed for status, elapsed in answers if status == 429]
+        assert sorted(status for status, _ in answers) == [200] * 4 + [429] * 4
+        assert max(throttled) < 0.5  # answered at once, not after waiting its turn
+        assert len(slow.events) == 4 and gw.throttled == 4
+    finally:
+        gw.stop()
+
+
+def test_gateway_unknown_methods_are_unknown_routes_and_stop_is_prompt() -> None:
+    gw = _gateway(Recorder({"statusCode": 200}, sleep=5.0))
+    try:
+        trace = httpx.request("TRACE", f"{gw.url}/instances")
+        assert trace.status_code == 404 and trace.json() == {"message": "Not Found"}
+        # A request in flight does not hold the stop (the workers are daemon threads).
+        threading.Thread(target=lambda: httpx.get(f"{gw.url}/x", timeout=10), daemon=True).start()
+        time.sleep(0.3)
+    finally:
+        started = time.monotonic()
+        gw.stop()
+        assert time.monotonic() - started < 2.0

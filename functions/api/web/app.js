@@ -362,6 +362,7 @@
       );
       return;
     }
+    let statuses = Promise.resolve();
     const rows = instances.map((instance) => {
       const id = instance.id;
       const cells = {
@@ -394,11 +395,17 @@
         cells.failed.textContent = formatCount(c.failed);
         if (status.authState) cells.auth.replaceChildren(authBadge(status.authState));
       };
-      api("GET", `instances/${encodeURIComponent(id)}/status`)
-        .then((status) => isCurrent(gen) && fill(status || {}))
-        .catch(() => {
-          for (const cell of [cells.poll, cells.delivered, cells.failed]) cell.textContent = "?";
-        });
+      // One status request at a time (the previous row's first): a list of many
+      // instances never sends them all at once to the API.
+      statuses = statuses.then(() =>
+        isCurrent(gen)
+          ? api("GET", `instances/${encodeURIComponent(id)}/status`)
+              .then((status) => isCurrent(gen) && fill(status || {}))
+              .catch(() => {
+                for (const cell of [cells.poll, cells.delivered, cells.failed]) cell.textContent = "?";
+              })
+          : null,
+      );
       return row;
     });
     const table = h(
@@ -945,8 +952,21 @@
     const statusBox = h("div", { class: "status-box" }, h("p", { class: "loading" }, "Loading…"));
     const log = eventLog(path, gen);
 
-    const refreshAll = async () => {
-      await Promise.all([loadStatus(), log.reload()]);
+    // One request in flight per view: a slow API gets the next request only after it
+    // answered this one, and an auto-refresh tick while one is running is skipped.
+    let refreshing = null;
+    const refreshAll = () => {
+      if (!refreshing) {
+        refreshing = (async () => {
+          try {
+            await loadStatus();
+            await log.reload();
+          } finally {
+            refreshing = null;
+          }
+        })();
+      }
+      return refreshing;
     };
     const loadStatus = async () => {
       try {
@@ -1005,8 +1025,7 @@
       ),
       log.section,
     );
-    loadStatus();
-    log.reload();
+    refreshAll();
     timers.push(
       setInterval(() => {
         if (autoRefresh.checked && !document.hidden && isCurrent(gen)) refreshAll();

@@ -1,219 +1,170 @@
-"""Event log items (pk INST#{id}, sk EVENT#{eventId}) and event body blobs in the table.
+"""The event log in the table: event items (status, attempts, the delivery claim), log
+entries (time order and body) and daily counter items; event body blobs.
 
-Every write is one UpdateItem, so the first attempt creates the item and later attempts
-append to it without a read. ``writes`` counts them (the delivery benchmark reports it).
+    INST#{id} / EVENT#{eventId}              small: every claim, later claims' outcomes
+    INST#{id} / LOG#{createdAt}#{eventId}    once: the listing's order, the body, the
+                                             first claim's outcome
+    INST#{id} / STATS#{yyyy-mm-dd}           delivered/failed of one day by hour, atomic ADDs
+
+None of them is in an index: the log entry's sort key gives the listing its order, so no
+write pays a second time for a projection. ``writes`` counts the write requests.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
 
-_KEY_ATTRS = (keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK)
 # Sorts after every "{createdAt}#{eventId}" that starts with the same instant.
 _HIGH = "#\uffff"
-_MAX_PAGES = 10
-_FIRST_WRITE_WINS = frozenset({"createdAt", keys.GSI1_SK})
+_BATCH_GET = 100
+# What a listing reads of a log entry: its key and the first claim's outcome, not the body.
+_ENTRY_FIELDS = (keys.SK, "status", "attempts", "updatedAt", "lastError", "nextAttemptAt", "deliveredAt")
+_DESCRIBE_ONCE = ("eventId", "eventType", "objectType", "objectId", "changedAt", "createdAt", "bodyRef")
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 class EventLogTable:
-    def __init__(self, table: Any, *, reset_idempotency: Callable[[str], None] | None = None) -> None:
+    def __init__(self, table: Any) -> None:
         self._table = table
-        self._reset_idempotency = reset_idempotency
         self.writes = 0
 
-    # -- writes -----------------------------------------------------------------------
+    def _key(self, instance_id: str, sk: str) -> dict[str, str]:
+        return {keys.PK: keys.instance_pk(instance_id), keys.SK: sk}
 
-    def start_attempt(
+    # -- the claim and the outcome ----------------------------------------------------
+
+    def put_claim(self, instance_id: str, event_id: str, *, item: dict[str, Any], lease_until: int) -> bool:
+        """The event's first claim: one conditional PutItem; False when the item exists."""
+        self.writes += 1
+        try:
+            self._table.put_item(
+                Item={
+                    **item,
+                    **self._key(instance_id, keys.event_sk(event_id)),
+                    "claims": 1,
+                    "claimUntil": lease_until,
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def reclaim(
+        self, instance_id: str, event_id: str, *, claims: int, lease_until: int, fields: dict[str, Any]
+    ) -> bool:
+        """A later claim, only if nobody claimed the event since it was read (``claims``)
+        and it is not delivered."""
+        names = {"#status": "status", "#claim": "claimUntil", "#claims": "claims"}
+        values: dict[str, Any] = {
+            ":delivering": "delivering",
+            ":delivered": "delivered",
+            ":lease": lease_until,
+            ":seen": claims,
+            ":next": claims + 1,
+        }
+        sets = ["#status = :delivering", "#claim = :lease", "#claims = :next"]
+        for i, (name, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = value
+            sets.append(f"#f{i} = :f{i}")
+        condition = "#status <> :delivered AND "
+        condition += "#claims = :seen" if claims else "attribute_not_exists(#claims)"
+        if not claims:
+            del values[":seen"]
+        self.writes += 1
+        try:
+            self._table.update_item(
+                Key=self._key(instance_id, keys.event_sk(event_id)),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(pk) AND " + condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def finish(
         self,
         instance_id: str,
         event_id: str,
         *,
-        new_fields: dict[str, Any],
-        now: str,
-        status: str = "delivering",
-        fields: dict[str, Any] | None = None,
-        likely_new: bool = False,
+        status: str,
+        attempt: dict[str, Any] | None,
+        fields: dict[str, Any],
+        item: dict[str, Any] | None = None,
     ) -> None:
-        """Set the status (and ``fields``) and describe the event. Only what differs
-        between two messages of one event -- when it was first queued, hence its place in
-        gsi1 -- is kept from an earlier write; the rest is the same every time."""
-        if likely_new and self._put_new(instance_id, event_id, new_fields, now, status, fields or {}):
-            return
-        names: dict[str, str] = {"#status": "status", "#updatedAt": "updatedAt", "#attempts": "attempts"}
-        values: dict[str, Any] = {":status": status, ":now": now, ":empty": []}
-        sets = ["#status = :status", "#updatedAt = :now", "#attempts = if_not_exists(#attempts, :empty)"]
-        described = dict(new_fields)
-        described[keys.GSI1_PK] = keys.events_gsi_pk(instance_id)
-        for i, (name, value) in enumerate(described.items()):
-            names[f"#n{i}"] = name
-            values[f":n{i}"] = value
-            if name in _FIRST_WRITE_WINS:
-                sets.append(f"#n{i} = if_not_exists(#n{i}, :n{i})")
+        """The outcome: status, the attempt appended, the claim released. ``item``
+        describes the event when the item may not exist yet (failed before any claim)."""
+        names = {"#status": "status", "#attempts": "attempts", "#claim": "claimUntil"}
+        values: dict[str, Any] = {":status": status, ":empty": []}
+        sets = ["#status = :status"]
+        if attempt is not None:
+            values[":attempt"] = [attempt]
+            sets.append("#attempts = list_append(if_not_exists(#attempts, :empty), :attempt)")
+        else:
+            sets.append("#attempts = if_not_exists(#attempts, :empty)")
+        removes = ["#claim"]
+        for i, (name, value) in enumerate({**(item or {}), **fields}.items()):
+            if name in ("status", "attempts"):
+                continue
+            names[f"#f{i}"] = name
+            if value is None:
+                removes.append(f"#f{i}")
+            elif item and name in item and name in _DESCRIBE_ONCE:
+                values[f":f{i}"] = value
+                sets.append(f"#f{i} = if_not_exists(#f{i}, :f{i})")
             else:
-                sets.append(f"#n{i} = :n{i}")
-        expr = self._set_fields(fields or {}, names, values, sets)
-        self._update(instance_id, event_id, expr, names, values)
+                values[f":f{i}"] = value
+                sets.append(f"#f{i} = :f{i}")
+        self.writes += 1
+        self._table.update_item(
+            Key=self._key(instance_id, keys.event_sk(event_id)),
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
-    def _put_new(
+    def put_entry(
         self,
         instance_id: str,
+        created_at: str,
         event_id: str,
-        described: dict[str, Any],
-        now: str,
-        status: str,
-        fields: dict[str, Any],
-    ) -> bool:
-        """The first attempt's item in one conditional PutItem (no update expression to
-        evaluate); False when the item exists already (a replay, a duplicate message)."""
-        item = {
-            **described,
-            **{k: v for k, v in fields.items() if v is not None},
-            keys.PK: keys.instance_pk(instance_id),
-            keys.SK: keys.event_sk(event_id),
-            keys.GSI1_PK: keys.events_gsi_pk(instance_id),
-            "status": status,
-            "updatedAt": now,
-            "attempts": [],
-        }
+        entry: dict[str, Any],
+        *,
+        only_new: bool = False,
+    ) -> None:
+        """The log entry: written once per event (``only_new``: unless it exists)."""
         self.writes += 1
+        item = {**entry, **self._key(instance_id, keys.log_sk(created_at, event_id))}
+        if not only_new:
+            self._table.put_item(Item=item)
+            return
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            if not _conditional_failed(exc):
+                raise
 
-    def finish_attempt(
-        self, instance_id: str, event_id: str, *, status: str, attempt: dict[str, Any], fields: dict[str, Any]
-    ) -> None:
-        names = {"#status": "status", "#attempts": "attempts"}
-        values: dict[str, Any] = {":status": status, ":attempt": [attempt], ":empty": []}
-        sets = ["#status = :status", "#attempts = list_append(if_not_exists(#attempts, :empty), :attempt)"]
-        expr = self._set_fields(fields, names, values, sets)
-        self._update(instance_id, event_id, expr, names, values)
-
-    def set_status(
-        self,
-        instance_id: str,
-        event_id: str,
-        *,
-        status: str,
-        fields: dict[str, Any],
-        only_if: str | None = None,
-    ) -> bool:
-        """Change the status of an existing item (only from ``only_if`` when given)."""
-        names = {"#status": "status"}
-        values: dict[str, Any] = {":status": status}
+    def requeue(self, instance_id: str, event_id: str, *, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Back to ``queued`` (claimable again); the item as it was, or None when missing."""
+        names = {"#status": "status", "#claim": "claimUntil"}
+        values: dict[str, Any] = {":status": "queued"}
         sets = ["#status = :status"]
-        expr = self._set_fields(fields, names, values, sets)
-        condition = "attribute_exists(pk)"
-        if only_if is not None:
-            condition += " AND #status = :only_if"
-            values[":only_if"] = only_if
-        try:
-            self._update(instance_id, event_id, expr, names, values, condition=condition)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
-    def reset_idempotency(self, event_id: str) -> None:
-        if self._reset_idempotency is None:
-            raise RuntimeError("EventLogTable was made without an idempotency reset")
-        self._reset_idempotency(event_id)
-
-    # -- reads ------------------------------------------------------------------------
-
-    def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
-        item = self._table.get_item(
-            Key={keys.PK: keys.instance_pk(instance_id), keys.SK: keys.event_sk(event_id)},
-            ConsistentRead=True,
-        ).get("Item")
-        return dict(item) if item else None
-
-    def query(
-        self,
-        instance_id: str,
-        *,
-        since: str | None,
-        until: str | None,
-        status: str | None,
-        limit: int,
-        start_key: dict[str, Any] | None,
-        newest_first: bool = True,
-        attributes: list[str] | None = None,
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Up to ``limit`` items of the instance by creation time, and the key to go on
-        from (None at the end). The status filter is applied after DynamoDB's Limit, so
-        this keeps reading pages until it has ``limit`` matches."""
-        from boto3.dynamodb.conditions import Attr, Key  # boto3 loads on first use, not at cold start
-
-        cond: Any = Key(keys.GSI1_PK).eq(keys.events_gsi_pk(instance_id))
-        if since and until:
-            cond = cond & Key(keys.GSI1_SK).between(since, until + _HIGH)
-        elif since:
-            cond = cond & Key(keys.GSI1_SK).gte(since)
-        elif until:
-            cond = cond & Key(keys.GSI1_SK).lte(until + _HIGH)
-        kwargs: dict[str, Any] = {
-            "IndexName": keys.GSI1,
-            "KeyConditionExpression": cond,
-            "ScanIndexForward": not newest_first,
-            "Limit": limit,
-        }
-        if status:
-            kwargs["FilterExpression"] = Attr("status").eq(status)
-        if attributes:
-            wanted = list(dict.fromkeys([*attributes, *_KEY_ATTRS]))
-            kwargs["ProjectionExpression"] = ", ".join(f"#p{i}" for i in range(len(wanted)))
-            kwargs["ExpressionAttributeNames"] = {f"#p{i}": a for i, a in enumerate(wanted)}
-        if start_key:
-            kwargs["ExclusiveStartKey"] = start_key
-        found: list[dict[str, Any]] = []
-        for _ in range(_MAX_PAGES):
-            page = self._table.query(**kwargs)
-            items = page.get("Items", [])
-            more = "LastEvaluatedKey" in page
-            for index, item in enumerate(items):
-                found.append(dict(item))
-                if len(found) == limit:
-                    last_of_all = index == len(items) - 1 and not more
-                    return found, None if last_of_all else {k: item[k] for k in _KEY_ATTRS}
-            if not more:
-                return found, None
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        # A rare status in a busy log: hand back what was found and where to go on,
-        # instead of scanning a week of events in one request.
-        return found, kwargs["ExclusiveStartKey"]
-
-    def load_body(self, instance_id: str, body_ref: str) -> str:
-        """The callback body of an oversize event (zlib-compressed in a BLOB# item)."""
-        if not body_ref.startswith(keys.BLOB_PREFIX):
-            raise ValueError(f"bodyRef: expected a {keys.BLOB_PREFIX}... sort key, got {body_ref[:40]!r}")
-        item = self._table.get_item(Key={keys.PK: keys.instance_pk(instance_id), keys.SK: body_ref}).get(
-            "Item"
-        )
-        if not item or "body" not in item:
-            raise LookupError(f"bodyRef: item {body_ref} of instance {instance_id} is missing")
-        raw = item["body"]
-        data = raw.value if hasattr(raw, "value") else raw
-        return zlib.decompress(bytes(data)).decode()
-
-    # -- helpers ----------------------------------------------------------------------
-
-    @staticmethod
-    def _set_fields(
-        fields: dict[str, Any], names: dict[str, str], values: dict[str, Any], sets: list[str]
-    ) -> str:
-        removes: list[str] = []
+        removes = ["#claim"]
         for i, (name, value) in enumerate(fields.items()):
             names[f"#f{i}"] = name
             if value is None:
@@ -221,28 +172,145 @@ class EventLogTable:
             else:
                 values[f":f{i}"] = value
                 sets.append(f"#f{i} = :f{i}")
-        expr = "SET " + ", ".join(sets)
-        if removes:
-            expr += " REMOVE " + ", ".join(removes)
-        return expr
+        self.writes += 1
+        try:
+            old = self._table.update_item(
+                Key=self._key(instance_id, keys.event_sk(event_id)),
+                UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return dict(old) if old else None
 
-    def _update(
+    def keep_entry(self, instance_id: str, created_at: str, event_id: str, ttl: int) -> None:
+        """A replayed event's log entry lives as long as its event item again."""
+        self.writes += 1
+        try:
+            self._table.update_item(
+                Key=self._key(instance_id, keys.log_sk(created_at, event_id)),
+                UpdateExpression="SET #ttl = :ttl",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#ttl": keys.TTL},
+                ExpressionAttributeValues={":ttl": ttl},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def add_counts(self, instance_id: str, day: str, *, counts: dict[str, int], ttl: int) -> None:
+        """One atomic ADD of every counter given (attributes of the day's item)."""
+        names = {"#ttl": keys.TTL}
+        values: dict[str, Any] = {":ttl": ttl}
+        adds = []
+        for i, (name, n) in enumerate(counts.items()):
+            names[f"#c{i}"] = name
+            values[f":c{i}"] = n
+            adds.append(f"#c{i} :c{i}")
+        self.writes += 1
+        self._table.update_item(
+            Key=self._key(instance_id, keys.stats_sk(day)),
+            UpdateExpression="ADD " + ", ".join(adds) + " SET #ttl = :ttl",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    # -- reads ------------------------------------------------------------------------
+
+    def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(
+            Key=self._key(instance_id, keys.event_sk(event_id)), ConsistentRead=True
+        ).get("Item")
+        return dict(item) if item else None
+
+    def get_entry(
+        self, instance_id: str, created_at: str, event_id: str, *, consistent: bool = False
+    ) -> dict[str, Any] | None:
+        item = self._table.get_item(
+            Key=self._key(instance_id, keys.log_sk(created_at, event_id)), ConsistentRead=consistent
+        ).get("Item")
+        return dict(item) if item else None
+
+    def entries(
         self,
         instance_id: str,
-        event_id: str,
-        expr: str,
-        names: dict[str, str],
-        values: dict[str, Any],
         *,
-        condition: str | None = None,
-    ) -> None:
+        since: str | None,
+        until: str | None,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        newest_first: bool = True,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to ``limit`` log entries in [since, until] without their body (``createdAt``
+        and ``eventId`` added from the key), and the key to go on from (None at the end)."""
+        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use, not at cold start
+
+        low = keys.LOG_PREFIX + (since or "")
+        high = keys.LOG_PREFIX + (until + _HIGH if until else "\uffff")
         kwargs: dict[str, Any] = {
-            "Key": {keys.PK: keys.instance_pk(instance_id), keys.SK: keys.event_sk(event_id)},
-            "UpdateExpression": expr,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
+            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
+            & Key(keys.SK).between(low, high),
+            "ScanIndexForward": not newest_first,
+            "Limit": limit,
+            "ProjectionExpression": ", ".join(f"#p{i}" for i in range(len(_ENTRY_FIELDS))),
+            "ExpressionAttributeNames": {f"#p{i}": name for i, name in enumerate(_ENTRY_FIELDS)},
         }
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        self.writes += 1
-        self._table.update_item(**kwargs)
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        page = self._table.query(**kwargs)
+        found = []
+        for item in page.get("Items", []):
+            _, created, event_id = str(item[keys.SK]).split("#", 2)
+            found.append({**item, "createdAt": created, "eventId": event_id})
+        last = page.get("LastEvaluatedKey")
+        return found, (dict(last) if last else None)
+
+    def get_many(self, instance_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Event items by eventId (missing ones are absent)."""
+        found = self._get_keys(instance_id, [keys.event_sk(e) for e in event_ids], consistent=True)
+        return {sk[len(keys.EVENT_PREFIX) :]: item for sk, item in found.items()}
+
+    def _get_keys(
+        self, instance_id: str, sort_keys: list[str], *, consistent: bool
+    ) -> dict[str, dict[str, Any]]:
+        """Items of the instance by sort key, in BatchGetItem requests (the resource's
+        client converts values both ways, as the Table does)."""
+        client = self._table.meta.client
+        name = self._table.name
+        pk = keys.instance_pk(instance_id)
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(sort_keys))
+        for start in range(0, len(unique), _BATCH_GET):
+            request: dict[str, Any] = {
+                name: {
+                    "Keys": [{keys.PK: pk, keys.SK: sk} for sk in unique[start : start + _BATCH_GET]],
+                    "ConsistentRead": consistent,
+                }
+            }
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(name, []):
+                    found[str(item[keys.SK])] = dict(item)
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def counts(self, instance_id: str, days: list[str]) -> list[dict[str, Any]]:
+        """The counter items of these days (GetItem-priced reads by key, a few at most)."""
+        found = self._get_keys(instance_id, [keys.stats_sk(day) for day in days], consistent=False)
+        return list(found.values())
+
+    def load_body(self, instance_id: str, body_ref: str) -> str:
+        """The callback body of an oversize event (zlib-compressed in a BLOB# item)."""
+        if not body_ref.startswith(keys.BLOB_PREFIX):
+            raise ValueError(f"bodyRef: expected a {keys.BLOB_PREFIX}... sort key, got {body_ref[:40]!r}")
+        item = self._table.get_item(Key=self._key(instance_id, body_ref)).get("Item")
+        if not item or "body" not in item:
+            raise LookupError(f"bodyRef: item {body_ref} of instance {instance_id} is missing")
+        raw = item["body"]
+        data = raw.value if hasattr(raw, "value") else raw
+        return zlib.decompress(bytes(data)).decode()

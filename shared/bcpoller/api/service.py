@@ -137,7 +137,7 @@ class EventLogReader(Protocol):
     ) -> tuple[list[Any], str | None]: ...
 
     def get(self, instance_id: str, event_id: str) -> Any: ...
-    def counts_since(self, instance_id: str, since: datetime) -> Any: ...
+    def counts_since(self, instance_id: str, since: datetime, *, now: datetime | None = None) -> Any: ...
 
 
 class Replayer(Protocol):
@@ -332,8 +332,10 @@ class InstanceService:
 
     def status(self, principal: Principal, instance_id: str) -> InstanceStatus:
         instance = visible_instance(principal, self.instances, instance_id)
-        since = self.clock() - timedelta(hours=24)
-        counts = _as_dict(self.events.counts_since(instance_id, since))
+        # Hourly counters: ``since`` comes back as the start of the oldest hour counted.
+        now = self.clock()
+        counts = _as_dict(self.events.counts_since(instance_id, now - timedelta(hours=24), now=now))
+        since = counts.get("since") or now - timedelta(hours=24)
         resources = [
             ResourceStatus(**{k: _str_or_same(v) for k, v in row.items() if k in ResourceStatus.model_fields})
             for row in _resource_rows(

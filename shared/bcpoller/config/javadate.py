@@ -275,6 +275,7 @@ def parse_java(text: str, pattern: str, tz: tzinfo = UTC) -> datetime:
         raise ValueError(f"{text!r} does not match the date pattern {pattern!r}")
     fields = {"y": 1970, "M": 1, "d": 1, "H": 0, "m": 0, "s": 0}
     micro, pm, twelve, zone = 0, None, None, None
+    zone_text: str | None = None
     for index, token in enumerate(tokens):
         if not token.letter:
             continue
@@ -292,6 +293,7 @@ def parse_java(text: str, pattern: str, tz: tzinfo = UTC) -> datetime:
             twelve = int(value)
         elif letter in "zZX":
             zone = resolve_zone(value)
+            zone_text = value
         elif letter in "dHms":
             fields[letter] = int(value)
     hour = fields["H"]
@@ -305,7 +307,16 @@ def parse_java(text: str, pattern: str, tz: tzinfo = UTC) -> datetime:
         naive = datetime(fields["y"], fields["M"], fields["d"], hour, fields["m"], fields["s"], micro)
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a valid date under pattern {pattern!r}: {exc}") from None
-    return naive.replace(tzinfo=zone or tz)
+    moment = naive.replace(tzinfo=zone or tz)
+    if zone is not None and zone_text is not None:
+        # In the hour a clock falls back, "2:00 AM CET" and "2:00 AM CEST" are different
+        # instants: the written abbreviation says which side of the change was meant.
+        other = moment.replace(fold=1 - moment.fold)
+        if moment.tzname() != other.tzname() and other.tzname() == zone_text.strip():
+            # As a fixed offset: Python never finds a fold=1 time equal to another zone's.
+            offset = other.utcoffset()
+            moment = other.astimezone(timezone(offset)) if offset is not None else other
+    return moment
 
 
 def _month_number(name: str) -> int:

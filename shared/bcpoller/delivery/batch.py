@@ -9,6 +9,7 @@ the DLQ) succeeds so SQS deletes it.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,10 @@ from bcpoller.messages import QueueMessage
 T = TypeVar("T")
 # Ten records, each with a few blocking AWS calls in flight.
 _WORKER_THREADS = 16
+# The event loop gives the GIL up on every socket call and waits to get it back from the
+# boto3 worker threads: with the default 5 ms switch interval a batch's POSTs queue
+# behind them (measured: HTTPS 0 ms DynamoDB 411 -> 634 events/s, p99 57 -> 23 ms).
+_SWITCH_INTERVAL_S = 0.0005
 
 
 class DeliveryRecord(SqsRecordModel):
@@ -33,7 +38,7 @@ class DeliveryRecord(SqsRecordModel):
 
 class DeliveryBatchProcessor(AsyncBatchProcessor):
     """AsyncBatchProcessor whose gather runs on the caller's event loop, so that the
-    invocation's AsyncClient (opened in that loop) is shared by every record."""
+    container's AsyncClient (opened in that loop) is shared by every record."""
 
     async def process_here(self) -> list[Any]:
         return list(await asyncio.gather(*[self._async_process_record(record) for record in self.records]))
@@ -62,8 +67,11 @@ async def process_batch(
                 raise RetryLater(f"event {record.body.event_id}: next attempt scheduled")
             return disposition.value
 
-        with processor(event.get("Records", []), handle, context):
+        records = event.get("Records", [])
+        deliverer.expect(len(records))
+        with processor(records, handle, context):
             await processor.process_here()
+        await deliverer.flush_counts()
     return dict(processor.response())
 
 
@@ -76,6 +84,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     resources), and the local stack runs several environments in threads of one process."""
     loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
     if loop is None or loop.is_closed():
+        sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_INTERVAL_S))
         loop = asyncio.new_event_loop()
         loop.set_default_executor(ThreadPoolExecutor(_WORKER_THREADS, thread_name_prefix="delivery"))
         _local.loop = loop

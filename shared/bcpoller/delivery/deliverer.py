@@ -1,4 +1,9 @@
-"""Deliver one queued event: sign, POST, record the attempt, decide what happens next.
+"""Deliver one queued event: claim it, sign, POST, record the outcome, decide what next.
+
+Per event delivered at its first attempt: the claim (one conditional PutItem of the
+small event item) and the outcome, written with the body in the log entry (one
+PutItem); the batch's delivered/failed counts go to the instance's counters in one write
+per instance, as the last outcome is known.
 
 Blocking adapters (DynamoDB, SQS, KMS, DNS) run in worker threads so that the records
 of a batch are delivered concurrently on one event loop.
@@ -15,9 +20,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bcpoller.delivery.event_log import EventLog, log_time
+from bcpoller.delivery.event_log import Claimed, EventLog, Tally, log_time
 from bcpoller.delivery.policy import AttemptResult, Outcome, classify, is_last_attempt, retry_delay_seconds
-from bcpoller.delivery.ports import Blobs, Claim, Idempotency, Instances, MetricsSink, Queue, Sender
+from bcpoller.delivery.ports import Blobs, Claim, Instances, MetricsSink, Queue, Sender
 from bcpoller.delivery.signing import callback_headers
 from bcpoller.instances import SIGNING_SECRET, StoredInstance
 from bcpoller.messages import QueueMessage
@@ -56,7 +61,6 @@ class Deliverer:
         instances: Instances,
         event_log: EventLog,
         blobs: Blobs,
-        idempotency: Idempotency,
         sender: Sender,
         queue: Queue,
         url_guard: Callable[[str], None],
@@ -69,7 +73,6 @@ class Deliverer:
         self._instances = instances
         self._log = event_log
         self._blobs = blobs
-        self._idem = idempotency
         self._sender = sender
         self._queue = queue
         self._guard = url_guard
@@ -78,56 +81,116 @@ class Deliverer:
         self._remaining_ms = remaining_ms
         self._clock = clock
         self._rng = rng
+        self._tally = Tally()
+        # Records of the batch whose outcome is not known yet; at 0 the counters are
+        # written while the last outcome writes are still on their way.
+        self._pending = 0
+        self._flush: asyncio.Future[None] | None = None
         # One lookup per instance per invocation, shared by the batch's concurrent records.
         self._instance_tasks: dict[str, asyncio.Task[StoredInstance | None]] = {}
 
-    async def deliver(self, message: QueueMessage, *, receive_count: int, receipt_handle: str) -> Disposition:
-        event_id = message.event_id
-        instance = await self._instance(message.instance_id)
-        reason = _why_not_deliverable(instance)
-        body: str | None = message.body
-        if reason is None and body is None:
-            try:
-                body = await asyncio.to_thread(
-                    self._blobs.load_body, message.instance_id, message.body_ref or ""
-                )
-            except (LookupError, ValueError) as exc:
-                reason = f"event body unavailable: {exc}"
-        if reason is not None or instance is None or body is None:
-            return await self._fail_undeliverable(message, reason or "instance not found")
+    def expect(self, records: int) -> None:
+        """The batch has this many records (see flush_counts)."""
+        self._pending = records
 
-        claim = await self._idem.claim(event_id, remaining_ms=self._remaining_ms())
-        if claim is Claim.DONE:
+    def _settled(self) -> None:
+        self._pending -= 1
+        if self._pending == 0 and self._flush is None:
+            self._flush = asyncio.ensure_future(self._write_counts())
+
+    async def deliver(self, message: QueueMessage, *, receive_count: int, receipt_handle: str) -> Disposition:
+        settled = [False]
+
+        def settle() -> None:
+            if not settled[0]:
+                settled[0] = True
+                self._settled()
+
+        try:
+            return await self._deliver(message, receive_count, receipt_handle, settle)
+        finally:
+            settle()
+
+    async def _deliver(
+        self, message: QueueMessage, receive_count: int, receipt_handle: str, settle: Callable[[], None]
+    ) -> Disposition:
+        event_id, instance_id = message.event_id, message.instance_id
+        started = self._clock()
+        # The claim lapses when this invocation ends: a crash mid-POST frees the event
+        # for the message's next receive instead of blocking it.
+        lease_until = started + timedelta(milliseconds=max(1_000, self._remaining_ms()))
+        # Both at once: the instance (once per batch) and the claim on the event item.
+        instance, claimed = await asyncio.gather(
+            self._instance(instance_id),
+            asyncio.to_thread(
+                self._log.claim,
+                message,
+                now=started,
+                lease_until=lease_until,
+                first_attempt=receive_count == 1,
+            ),
+        )
+        if claimed.claim is Claim.DONE:
             logger.info("duplicate of a delivered event: not sent again", extra={"eventId": event_id})
             self._metrics.add_metric("Duplicate", "Count", 1)
-            await asyncio.to_thread(
-                self._log.confirm_delivered, message.instance_id, event_id, now=self._clock()
-            )
             return Disposition.DONE
-        if claim is Claim.IN_PROGRESS:
+        if claimed.claim is Claim.IN_PROGRESS:
             delay = max(1, round(IN_PROGRESS_RETRY_SECONDS * self._spm / 60.0))
             await asyncio.to_thread(self._queue.change_visibility, receipt_handle, delay)
             return Disposition.RETRY
 
-        started = self._clock()
+        # A later claim's missing log entry goes out while the POST does (the first
+        # claim's is written with its outcome).
+        entry: asyncio.Future[None] | None = None
+        if claimed.entry is not None and not claimed.first:
+            entry = asyncio.ensure_future(asyncio.to_thread(self._log.write_entry, claimed))
         try:
-            result = await self._attempt(message, instance, body, started, first=receive_count == 1)
-        except BaseException:
-            # Never leave a failed attempt recorded as in progress or done.
-            await asyncio.shield(self._idem.release(event_id))
-            raise
-        return await self._conclude(message, instance, result, started, receive_count, receipt_handle)
+            reason = _why_not_deliverable(instance)
+            body: str | None = message.body
+            if reason is None and body is None:
+                try:
+                    body = await asyncio.to_thread(self._blobs.load_body, instance_id, message.body_ref or "")
+                except (LookupError, ValueError) as exc:
+                    reason = f"event body unavailable: {exc}"
+            if reason is not None or instance is None or body is None:
+                return await self._fail_undeliverable(
+                    message, reason or "instance not found", claimed, settle
+                )
+            result = await self._attempt(message, instance, body, started)
+            return await self._conclude(
+                message, claimed, result, started, receive_count, receipt_handle, settle
+            )
+        finally:
+            if entry is not None:
+                await _settle(entry, event_id)
+
+    async def flush_counts(self) -> None:
+        """The batch's outcomes into the hourly counters: one atomic ADD per instance and
+        hour, started as soon as the last record's outcome is known (expect()), so it runs
+        beside the last outcome writes; this waits for it and writes what is left."""
+        if self._flush is not None:
+            await self._flush
+        await self._write_counts()
+
+    async def _write_counts(self) -> None:
+        # Counting is best effort: a failure here must not send the batch again.
+        counts = self._tally.take()
+        if not counts:
+            return
+        try:
+            await asyncio.to_thread(self._log.add_counts, counts)
+        except Exception as exc:
+            logger.warning("status counters not updated", extra={"error": type(exc).__name__})
 
     async def _attempt(
-        self, message: QueueMessage, instance: StoredInstance, body: str, started: datetime, *, first: bool
+        self, message: QueueMessage, instance: StoredInstance, body: str, started: datetime
     ) -> AttemptResult:
-        # A first receive usually has no log item yet: one plain conditional put.
-        await asyncio.to_thread(self._log.start_attempt, message, now=started, first_attempt=first)
         secrets = await asyncio.to_thread(self._instances.secrets, instance)
         url = instance.callback_url or ""
         try:
-            # Resolved now, not only at creation: DNS may point elsewhere since.
-            await asyncio.to_thread(self._guard, url)
+            # Scheme and literal addresses here; the connection itself resolves the host
+            # and judges the address it connects to (see adapters.callback_sender).
+            self._guard(url)
         except UnsafeUrlError as exc:
             return AttemptResult(status_code=None, latency_ms=0, error=f"callback URL refused: {exc}"[:300])
         headers = callback_headers(
@@ -141,11 +204,12 @@ class Deliverer:
     async def _conclude(
         self,
         message: QueueMessage,
-        instance: StoredInstance,
+        claimed: Claimed,
         result: AttemptResult,
         started: datetime,
         receive_count: int,
         receipt_handle: str,
+        settle: Callable[[], None],
     ) -> Disposition:
         event_id, instance_id = message.event_id, message.instance_id
         outcome = classify(result)
@@ -158,10 +222,17 @@ class Deliverer:
         self._metrics.add_metric("AttemptLatency", "Milliseconds", result.latency_ms)
         log_extra = {"eventId": event_id, "instanceId": instance_id, "attempt": receive_count}
         if outcome is Outcome.DELIVERED:
-            await self._idem.complete(event_id, {"statusCode": result.status_code})
             now = self._clock()
+            self._tally.add(instance_id, now, "delivered")
+            settle()
             await asyncio.to_thread(
-                self._log.finish_attempt, instance_id, event_id, status="delivered", attempt=attempt, now=now
+                self._log.finish_attempt,
+                instance_id,
+                event_id,
+                status="delivered",
+                attempt=attempt,
+                now=now,
+                claimed=claimed,
             )
             self._metrics.add_metric("Delivered", "Count", 1)
             self._metrics.add_metric(
@@ -170,22 +241,25 @@ class Deliverer:
             logger.info("delivered", extra={**log_extra, "statusCode": result.status_code})
             return Disposition.DONE
 
-        await self._idem.release(event_id)
         if outcome is Outcome.RETRY and not is_last_attempt(receive_count):
             delay = retry_delay_seconds(
                 receive_count, seconds_per_minute=self._spm, retry_after=result.retry_after, rng=self._rng
             )
             now = self._clock()
-            await asyncio.to_thread(
-                self._log.finish_attempt,
-                instance_id,
-                event_id,
-                status="retrying",
-                attempt=attempt,
-                now=now,
-                next_attempt_at=now + timedelta(seconds=delay),
+            # Independent writes: the outcome (which releases the claim) and the visibility.
+            await asyncio.gather(
+                asyncio.to_thread(
+                    self._log.finish_attempt,
+                    instance_id,
+                    event_id,
+                    status="retrying",
+                    attempt=attempt,
+                    now=now,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                    claimed=claimed,
+                ),
+                asyncio.to_thread(self._queue.change_visibility, receipt_handle, delay),
             )
-            await asyncio.to_thread(self._queue.change_visibility, receipt_handle, delay)
             self._metrics.add_metric("Retried", "Count", 1)
             logger.info("will retry", extra={**log_extra, "delaySeconds": delay, "error": result.error})
             return Disposition.RETRY
@@ -199,21 +273,39 @@ class Deliverer:
             await asyncio.to_thread(self._instances.turn_off_notifications, instance_id, reason)
         else:
             reason = result.error or f"HTTP {result.status_code}"
+        now = self._clock()
+        self._tally.add(instance_id, now, "failed")
+        settle()
         await asyncio.to_thread(
             self._log.finish_attempt,
             instance_id,
             event_id,
             status="failed",
             attempt=attempt,
-            now=self._clock(),
+            now=now,
             reason=reason,
+            claimed=claimed,
         )
         self._metrics.add_metric("Failed", "Count", 1)
         logger.warning("failed", extra={**log_extra, "reason": reason})
         return Disposition.DONE
 
-    async def _fail_undeliverable(self, message: QueueMessage, reason: str) -> Disposition:
-        await asyncio.to_thread(self._log.fail_without_attempt, message, reason=reason, now=self._clock())
+    async def _fail_undeliverable(
+        self, message: QueueMessage, reason: str, claimed: Claimed, settle: Callable[[], None]
+    ) -> Disposition:
+        now = self._clock()
+        self._tally.add(message.instance_id, now, "failed")
+        settle()
+        await asyncio.to_thread(
+            self._log.finish_attempt,
+            message.instance_id,
+            message.event_id,
+            status="failed",
+            attempt=None,
+            now=now,
+            reason=reason,
+            claimed=claimed,
+        )
         self._metrics.add_metric("Failed", "Count", 1)
         logger.warning("not deliverable", extra={"eventId": message.event_id, "reason": reason})
         return Disposition.DONE
@@ -224,6 +316,17 @@ class Deliverer:
             task = asyncio.ensure_future(asyncio.to_thread(self._instances.get, instance_id))
             self._instance_tasks[instance_id] = task
         return await asyncio.shield(task)
+
+
+async def _settle(entry: asyncio.Future[None], event_id: str) -> None:
+    """Wait for the log entry write; its failure leaves the event out of the listing (the
+    event item, and so the delivery's outcome, is kept), so it is reported, not raised."""
+    try:
+        await asyncio.shield(entry)
+    except Exception as exc:
+        logger.warning(
+            "event log entry not written", extra={"eventId": event_id, "error": type(exc).__name__}
+        )
 
 
 def _why_not_deliverable(instance: StoredInstance | None) -> str | None:

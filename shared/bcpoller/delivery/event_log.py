@@ -3,25 +3,48 @@
 Status flow: queued (replay) -> delivering -> delivered | retrying -> ... | failed.
 Each attempt is {at, statusCode, latencyMs, error}; error is short and never holds a
 secret (no URL, no headers, no response body).
+
+The event item is also the delivery's idempotency record: the claim before the POST is
+one conditional write on it (refused while another attempt holds a live claim, or once
+the event is delivered). The first claim's outcome is written in the log entry, with
+the body, in one PutItem: the event item stays ``delivering`` with ``claims`` 1 and the
+entry's outcome stands for it (see ``_merge``); later claims record theirs on the event
+item. This replaces Powertools' Idempotency
+utility, which kept a separate record under one partition key for the whole stack and
+cost two more writes per event; its ``@idempotent_function`` cannot wrap a coroutine
+either. The body is written once, in the log entry that orders the listing, and never
+rewritten by an attempt. Delivered/failed counts go to one counter item per instance
+and day (an attribute per hour), so the status reads two small items whatever the
+traffic.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from bcpoller import keys
-from bcpoller.delivery.ports import EventLogStore
+from bcpoller.delivery.ports import Claim, EventLogStore
 from bcpoller.dynamo_values import plain
 from bcpoller.messages import QueueMessage, iso_utc
 
 Status = Literal["queued", "delivering", "delivered", "retrying", "failed"]
 STATUSES: tuple[str, ...] = ("queued", "delivering", "delivered", "retrying", "failed")
 MAX_LIMIT = 200
-_HIDDEN = {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK}
+_HIDDEN = {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK, keys.TTL, "claimUntil", "claims", "bodyZ", "_stored"}
+# What the first claim's outcome sets, in the log entry.
+_OUTCOME = ("status", "updatedAt", "lastError", "nextAttemptAt", "deliveredAt")
+_MAX_PAGES = 10
+# A log entry holding more than this is stored compressed: a write costs 1 WRU per KB.
+_COMPRESS_OVER = 900
+COUNTED = ("delivered", "failed")
+_Items = list[dict[str, Any]]  # EventLog.list shadows the builtin in the class body
 
 
 class EventLogError(ValueError):
@@ -29,7 +52,7 @@ class EventLogError(ValueError):
 
 
 def log_time(moment: datetime) -> str:
-    """Fixed-width UTC time (milliseconds), so that times sort as strings in gsi1sk."""
+    """Fixed-width UTC time (milliseconds), so that times sort as strings in sort keys."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: every instant in this system carries a zone")
     moment = moment.astimezone(UTC)
@@ -50,6 +73,21 @@ def _bound(value: datetime | str | None, field: str) -> str | None:
     return log_time(value)
 
 
+def hour_of(moment: datetime) -> str:
+    """The counter bucket of an instant: ``yyyy-mm-ddThh`` (UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+def _hour_start(hour: str) -> datetime:
+    return datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+
+
+def _days_between(first: str, last: str) -> set[str]:
+    start = datetime.strptime(first, "%Y-%m-%d")
+    days = (datetime.strptime(last, "%Y-%m-%d") - start).days
+    return {(start + timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days + 1)}
+
+
 def _encode_token(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain(key), sort_keys=True).encode()).decode()
 
@@ -59,9 +97,59 @@ def _decode_token(token: str, instance_id: str) -> dict[str, Any]:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, TypeError):
         raise EventLogError("next_token: not a token this API returned") from None
-    if not isinstance(key, dict) or key.get(keys.GSI1_PK) != keys.events_gsi_pk(instance_id):
+    if (
+        not isinstance(key, dict)
+        or key.get(keys.PK) != keys.instance_pk(instance_id)
+        or not str(key.get(keys.SK, "")).startswith(keys.LOG_PREFIX)
+        or set(key) != {keys.PK, keys.SK}
+    ):
         raise EventLogError("next_token: not a token of this instance's event log")
     return key
+
+
+@dataclass
+class Claimed:
+    """A claim's answer. ``first``: the event's first claim, whose outcome is written in
+    ``entry`` (the log entry, body included); otherwise ``entry``, when not None, is a
+    missing log entry to write while the POST is on its way."""
+
+    claim: Claim
+    instance_id: str
+    event_id: str
+    created_at: str = ""
+    entry: dict[str, Any] | None = None
+    first: bool = False
+
+
+def _merge(item: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
+    """The event as it stands: the event item, or -- while it still shows its first claim
+    (``delivering``, ``claims`` 1) and the entry holds that claim's outcome -- the entry's
+    outcome. The first claim's attempt is in the entry, later ones in the event item."""
+    merged = dict(item)
+    entry = entry or {}
+    if entry.get("status") and item.get("status") == "delivering" and int(item.get("claims") or 0) == 1:
+        for name in _OUTCOME:
+            if entry.get(name) is not None:
+                merged[name] = entry[name]
+            else:
+                merged.pop(name, None)
+    merged["attempts"] = [*(entry.get("attempts") or []), *(item.get("attempts") or [])]
+    return merged
+
+
+@dataclass
+class Tally:
+    """Outcomes of one batch per (instance, hour): one counter write each at the end."""
+
+    counts: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+
+    def add(self, instance_id: str, moment: datetime, status: str, n: int = 1) -> None:
+        row = self.counts.setdefault((instance_id, hour_of(moment)), dict.fromkeys(COUNTED, 0))
+        row[status] += n
+
+    def take(self) -> dict[tuple[str, str], dict[str, int]]:
+        counts, self.counts = self.counts, {}
+        return counts
 
 
 class EventLog:
@@ -87,41 +175,42 @@ class EventLog:
         if not 1 <= limit <= MAX_LIMIT:
             raise EventLogError(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
         start = _decode_token(next_token, instance_id) if next_token else None
-        items, last = self.store.query(
+        items, last = self._page(
             instance_id,
             since=_bound(since, "since"),
             until=_bound(until, "until"),
             status=status,
             limit=limit,
             start_key=start,
+            newest_first=True,
         )
         entries = [self._entry(item, with_body=False) for item in items]
         return entries, (_encode_token(last) if last else None)
 
     def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
-        item = self.store.get(instance_id, event_id)
+        item = self.raw(instance_id, event_id)
         return self._entry(item, with_body=True) if item else None
 
-    def counts_since(self, instance_id: str, since: datetime | str) -> dict[str, int]:
-        """Delivered and failed events among those created since ``since``."""
-        bound = _bound(since, "since")
-        counts = {"delivered": 0, "failed": 0}
-        start: dict[str, Any] | None = None
-        while True:
-            items, start = self.store.query(
-                instance_id,
-                since=bound,
-                until=None,
-                status=None,
-                limit=1000,
-                start_key=start,
-                attributes=["status"],
-            )
-            for item in items:
-                if item.get("status") in counts:
-                    counts[item["status"]] += 1
-            if start is None:
-                return counts
+    def counts_since(
+        self, instance_id: str, since: datetime | str, *, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """Delivered and failed events whose outcome fell in the hours since ``since``
+        (from the start of since's hour: the answer's ``since`` says so)."""
+        bound = _bound(since, "since") or ""
+        end = now or datetime.now(UTC)
+        # Older counter items have expired with the events they counted.
+        first = max(bound[:13], hour_of(end - timedelta(days=self.retention_days + 1)))
+        last = hour_of(end)
+        days = sorted({first[:10], last[:10]} | _days_between(first[:10], last[:10]))
+        counts: dict[str, Any] = dict.fromkeys(COUNTED, 0)
+        for item in self.store.counts(instance_id, days):
+            day = str(item.get(keys.SK, ""))[len(keys.STATS_PREFIX) :]
+            for name, value in item.items():
+                status, hh = name[:-2], name[-2:]
+                if status in COUNTED and hh.isdigit() and first <= f"{day}T{hh}" <= last:
+                    counts[status] += int(value or 0)
+        counts["since"] = _hour_start(first)
+        return {k: max(0, v) if k in COUNTED else v for k, v in counts.items()}
 
     def items_with_status(
         self, instance_id: str, *, status: str, since: datetime | str | None, until: datetime | str | None
@@ -131,7 +220,7 @@ class EventLog:
         start: dict[str, Any] | None = None
         low, high = _bound(since, "since"), _bound(until, "until")
         while True:
-            items, start = self.store.query(
+            items, start = self._page(
                 instance_id,
                 since=low,
                 until=high,
@@ -140,49 +229,141 @@ class EventLog:
                 start_key=start,
                 newest_first=False,
             )
-            yield from items
+            for item in items:
+                yield self._with_body(instance_id, item["_stored"])
             if start is None:
                 return
+
+    def raw(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
+        """The event item with its body (from the log entry) and instanceId."""
+        item = self.store.get(instance_id, event_id)
+        return self._with_body(instance_id, item) if item else None
+
+    def _with_body(self, instance_id: str, item: dict[str, Any]) -> dict[str, Any]:
+        created = item.get("createdAt")
+        entry = self.store.get_entry(instance_id, str(created), str(item.get("eventId"))) if created else None
+        merged = {**_merge(item, entry), "instanceId": instance_id}
+        if entry:
+            if entry.get("bodyZ") is not None:
+                raw = entry["bodyZ"]
+                merged["body"] = zlib.decompress(bytes(getattr(raw, "value", raw))).decode()
+            elif entry.get("body") is not None:
+                merged["body"] = entry["body"]
+            if entry.get("bodyRef"):
+                merged["bodyRef"] = entry["bodyRef"]
+        return merged
+
+    def _page(
+        self,
+        instance_id: str,
+        *,
+        since: str | None,
+        until: str | None,
+        status: str | None,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        newest_first: bool,
+    ) -> tuple[_Items, dict[str, Any] | None]:
+        """Up to ``limit`` event items in log order, and the log key to go on from. The
+        status filter applies after the read: a rare status in a busy log reads up to
+        _MAX_PAGES pages, then hands back what it found and where to go on."""
+        found: _Items = []
+        key = start_key
+        for _ in range(_MAX_PAGES):
+            refs, last = self.store.entries(
+                instance_id, since=since, until=until, limit=limit, start_key=key, newest_first=newest_first
+            )
+            items = self.store.get_many(instance_id, [str(ref["eventId"]) for ref in refs]) if refs else {}
+            for index, ref in enumerate(refs):
+                created, event_id = str(ref["createdAt"]), str(ref["eventId"])
+                stored = items.get(event_id)
+                item = _merge(stored, ref) if stored is not None else None
+                if item is None or (status is not None and item.get("status") != status):
+                    continue
+                # The stored item too: a reader that wants the body merges it again.
+                found.append({**item, "_stored": stored})
+                if len(found) == limit:
+                    if index == len(refs) - 1 and last is None:
+                        return found, None
+                    return found, {
+                        keys.PK: keys.instance_pk(instance_id),
+                        keys.SK: keys.log_sk(created, event_id),
+                    }
+            if last is None:
+                return found, None
+            key = last
+        return found, key
 
     # -- writes (delivery and replay) -----------------------------------------------
 
     def expires_at(self, now: datetime) -> int:
         return int((now + timedelta(days=self.retention_days)).timestamp())
 
-    def start_attempt(
-        self,
-        message: QueueMessage,
-        *,
-        now: datetime,
-        status: Status = "delivering",
-        fields: dict[str, Any] | None = None,
-        first_attempt: bool = False,
-    ) -> None:
-        created = log_time(message.emitted_at)
-        described: dict[str, Any] = {
+    def _described(self, message: QueueMessage, *, now: datetime, status: str) -> dict[str, Any]:
+        return {
             "eventId": message.event_id,
-            "instanceId": message.instance_id,
             "eventType": message.event_type,
             "objectType": message.object_type,
             "objectId": message.object_id,
             "changedAt": iso_utc(message.changed_at),
-            "createdAt": created,
-            keys.GSI1_SK: f"{created}#{message.event_id}",
+            "createdAt": log_time(message.emitted_at),
+            "status": status,
+            "attempts": [],
+            "updatedAt": log_time(now),
             keys.TTL: self.expires_at(now),
         }
-        if message.body is not None:
-            described["body"] = message.body
+
+    def _log_entry(self, message: QueueMessage, now: datetime) -> dict[str, Any]:
+        entry: dict[str, Any] = {"eventId": message.event_id, keys.TTL: self.expires_at(now)}
+        if message.body is None:
+            entry["bodyRef"] = message.body_ref
+        elif len(message.body) > _COMPRESS_OVER:
+            entry["bodyZ"] = zlib.compress(message.body.encode(), 6)
         else:
-            described["bodyRef"] = message.body_ref
-        self.store.start_attempt(
-            message.instance_id,
-            message.event_id,
-            new_fields=described,
-            now=log_time(now),
-            status=status,
-            fields=fields,
-            likely_new=first_attempt,
-        )
+            entry["body"] = message.body
+        return entry
+
+    def claim(
+        self, message: QueueMessage, *, now: datetime, lease_until: datetime, first_attempt: bool
+    ) -> Claimed:
+        """Take the event for one attempt (see the module's docstring). A first receive
+        usually finds no item: one conditional PutItem; other cases read first."""
+        instance_id, event_id = message.instance_id, message.event_id
+        lease = int(lease_until.timestamp() * 1000)
+        item = self._described(message, now=now, status="delivering")
+        created = str(item["createdAt"])
+        entry = self._log_entry(message, now)
+        if first_attempt and self.store.put_claim(instance_id, event_id, item=item, lease_until=lease):
+            return Claimed(Claim.NEW, instance_id, event_id, created, entry, first=True)
+        current = self.store.get(instance_id, event_id)
+        if current is None:
+            if self.store.put_claim(instance_id, event_id, item=item, lease_until=lease):
+                return Claimed(Claim.NEW, instance_id, event_id, created, entry, first=True)
+            return Claimed(Claim.IN_PROGRESS, instance_id, event_id)
+        status, claims = current.get("status"), int(current.get("claims") or 0)
+        if status == "delivered":
+            return Claimed(Claim.DONE, instance_id, event_id)
+        created = str(current.get("createdAt") or created)
+        if status == "delivering":
+            if claims == 1:
+                # The first claim's outcome, once it has one, is in the entry.
+                written = self.store.get_entry(instance_id, created, event_id, consistent=True)
+                if written and written.get("status") == "delivered":
+                    return Claimed(Claim.DONE, instance_id, event_id)
+            if int(current.get("claimUntil") or 0) >= int(now.timestamp() * 1000):
+                return Claimed(Claim.IN_PROGRESS, instance_id, event_id)
+        fields = {"updatedAt": log_time(now), keys.TTL: self.expires_at(now)}
+        if not self.store.reclaim(instance_id, event_id, claims=claims, lease_until=lease, fields=fields):
+            return Claimed(Claim.IN_PROGRESS, instance_id, event_id)
+        # A claim that crashed may have left no entry: written if missing, never over one.
+        return Claimed(Claim.NEW, instance_id, event_id, created, entry if status == "delivering" else None)
+
+    def write_entry(self, claimed: Claimed) -> None:
+        """A later claim's missing entry (the first claim's is written with its outcome)."""
+        if claimed.entry is not None and not claimed.first:
+            self.store.put_entry(
+                claimed.instance_id, claimed.created_at, claimed.event_id, claimed.entry, only_new=True
+            )
 
     def finish_attempt(
         self,
@@ -190,52 +371,85 @@ class EventLog:
         event_id: str,
         *,
         status: Status,
-        attempt: dict[str, Any],
+        attempt: dict[str, Any] | None,
         now: datetime,
         next_attempt_at: datetime | None = None,
         reason: str | None = None,
+        claimed: Claimed | None = None,
     ) -> None:
+        """The outcome of the attempt of ``claimed``. The first claim's goes in its log
+        entry (one PutItem, with the body); one that is not ``delivered`` also releases
+        the event item (so a retry can claim it). Later claims update the event item."""
         fields: dict[str, Any] = {
             "updatedAt": log_time(now),
             "nextAttemptAt": log_time(next_attempt_at) if next_attempt_at else None,
-            "lastError": reason or attempt.get("error"),
+            "lastError": reason or (attempt or {}).get("error"),
         }
         if status == "delivered":
             fields["deliveredAt"] = log_time(now)
             fields["lastError"] = None
-        self.store.finish_attempt(instance_id, event_id, status=status, attempt=attempt, fields=fields)
+        if claimed is not None and claimed.first and claimed.entry is not None:
+            outcome = {k: v for k, v in fields.items() if v is not None}
+            entry = {**claimed.entry, **outcome, "status": status, "attempts": [attempt] if attempt else []}
+            self.store.put_entry(instance_id, claimed.created_at, event_id, entry)
+            if status != "delivered":
+                self.store.finish(instance_id, event_id, status=status, attempt=None, fields=fields)
+            return
+        self.store.finish(instance_id, event_id, status=status, attempt=attempt, fields=fields)
 
     def fail_without_attempt(self, message: QueueMessage, *, reason: str, now: datetime) -> None:
-        """An event that cannot be sent at all (instance gone, notifications off): the
-        item is made if needed so the reason is visible in the log."""
-        self.start_attempt(
-            message, now=now, status="failed", fields={"lastError": reason, "nextAttemptAt": None}
+        """An event that was never claimed and cannot be sent (the item is made if needed
+        so the reason is visible in the log), counted at once."""
+        self.store.finish(
+            message.instance_id,
+            message.event_id,
+            status="failed",
+            attempt=None,
+            fields={"updatedAt": log_time(now), "lastError": reason, "nextAttemptAt": None},
+            item=self._described(message, now=now, status="failed"),
         )
+        self.store.put_entry(
+            message.instance_id, log_time(message.emitted_at), message.event_id, self._log_entry(message, now)
+        )
+        tally = Tally()
+        tally.add(message.instance_id, now, "failed")
+        self.add_counts(tally.take())
 
-    def confirm_delivered(self, instance_id: str, event_id: str, *, now: datetime) -> None:
-        """A duplicate of a delivered event: repair the log if the crash that caused the
-        duplicate happened between the idempotency record and the log write."""
-        self.store.set_status(
-            instance_id,
-            event_id,
-            status="delivered",
-            fields={"updatedAt": log_time(now)},
-            only_if="delivering",
-        )
+    def add_counts(self, counts: Mapping[tuple[str, str], Mapping[str, int]]) -> None:
+        """One atomic ADD per instance and day: ``delivered07`` and ``failed07`` count the
+        outcomes of 07:00-07:59 UTC."""
+        by_day: dict[tuple[str, str], dict[str, int]] = {}
+        for (instance_id, hour), row in counts.items():
+            attributes = by_day.setdefault((instance_id, hour[:10]), {})
+            for status in COUNTED:
+                if row.get(status):
+                    name = f"{status}{hour[11:13]}"
+                    attributes[name] = attributes.get(name, 0) + row[status]
+        for (instance_id, day), attributes in by_day.items():
+            if attributes:
+                ttl = self.expires_at(_hour_start(f"{day}T23") + timedelta(hours=1))
+                self.store.add_counts(instance_id, day, counts=attributes, ttl=ttl)
 
     def mark_queued(self, instance_id: str, event_id: str, *, now: datetime) -> bool:
-        return self.store.set_status(
-            instance_id,
-            event_id,
-            status="queued",
-            fields={"updatedAt": log_time(now), "nextAttemptAt": None, keys.TTL: self.expires_at(now)},
+        """Back to queued for a replay: claimable again, and no longer counted as the
+        delivered or failed event it was."""
+        ttl = self.expires_at(now)
+        stored = self.store.requeue(
+            instance_id, event_id, fields={"updatedAt": log_time(now), "nextAttemptAt": None, keys.TTL: ttl}
         )
-
-    def reset_idempotency(self, event_id: str) -> None:
-        self.store.reset_idempotency(event_id)
-
-    def raw(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
-        return self.store.get(instance_id, event_id)
+        if stored is None:
+            return False
+        created = stored.get("createdAt")
+        old = _merge(stored, self.store.get_entry(instance_id, str(created), event_id) if created else None)
+        if old.get("createdAt"):
+            self.store.keep_entry(instance_id, str(old["createdAt"]), event_id, ttl)
+        was, when = old.get("status"), old.get("updatedAt")
+        if was in COUNTED and isinstance(when, str):
+            with contextlib.suppress(ValueError):
+                tally = Tally()
+                tally.add(instance_id, datetime.fromisoformat(when), str(was), -1)
+                self.add_counts(tally.take())
+        return True
 
     @staticmethod
     def _entry(item: dict[str, Any], *, with_body: bool) -> dict[str, Any]:

@@ -11,21 +11,11 @@ from bcpoller.instances import StoredInstance
 
 
 class Claim(StrEnum):
+    """What the claim on an event's log item answered."""
+
     NEW = "new"  # nobody sent it yet: go
     DONE = "done"  # already delivered: do not POST again
     IN_PROGRESS = "in_progress"  # another invocation is sending it right now
-
-
-class Idempotency(Protocol):
-    """Powertools idempotency records keyed on eventId."""
-
-    async def claim(self, event_id: str, *, remaining_ms: int) -> Claim: ...
-
-    async def complete(self, event_id: str, result: dict[str, Any]) -> None: ...
-
-    async def release(self, event_id: str) -> None: ...
-
-    def reset(self, event_id: str) -> None: ...
 
 
 class Sender(Protocol):
@@ -57,50 +47,65 @@ class Blobs(Protocol):
 
 
 class EventLogStore(Protocol):
-    """Event log items in the table (adapters.event_log_table.EventLogTable)."""
+    """Event items, log entries and hourly counters (adapters.event_log_table.EventLogTable)."""
 
-    def start_attempt(
-        self,
-        instance_id: str,
-        event_id: str,
-        *,
-        new_fields: dict[str, Any],
-        now: str,
-        status: str = "delivering",
-        fields: dict[str, Any] | None = None,
-        likely_new: bool = False,
-    ) -> None: ...
+    def put_claim(
+        self, instance_id: str, event_id: str, *, item: dict[str, Any], lease_until: int
+    ) -> bool: ...
 
-    def finish_attempt(
-        self, instance_id: str, event_id: str, *, status: str, attempt: dict[str, Any], fields: dict[str, Any]
-    ) -> None: ...
+    def reclaim(
+        self, instance_id: str, event_id: str, *, claims: int, lease_until: int, fields: dict[str, Any]
+    ) -> bool: ...
 
-    def set_status(
+    def finish(
         self,
         instance_id: str,
         event_id: str,
         *,
         status: str,
+        attempt: dict[str, Any] | None,
         fields: dict[str, Any],
-        only_if: str | None = None,
-    ) -> bool: ...
+        item: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    def put_entry(
+        self,
+        instance_id: str,
+        created_at: str,
+        event_id: str,
+        entry: dict[str, Any],
+        *,
+        only_new: bool = False,
+    ) -> None: ...
+
+    def requeue(
+        self, instance_id: str, event_id: str, *, fields: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    def keep_entry(self, instance_id: str, created_at: str, event_id: str, ttl: int) -> None: ...
+
+    def add_counts(self, instance_id: str, day: str, *, counts: dict[str, int], ttl: int) -> None: ...
 
     def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None: ...
 
-    def query(
+    def get_entry(
+        self, instance_id: str, created_at: str, event_id: str, *, consistent: bool = False
+    ) -> dict[str, Any] | None: ...
+
+    def entries(
         self,
         instance_id: str,
         *,
         since: str | None,
         until: str | None,
-        status: str | None,
         limit: int,
         start_key: dict[str, Any] | None,
         newest_first: bool = True,
-        attributes: list[str] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
 
-    def reset_idempotency(self, event_id: str) -> None: ...
+    def get_many(self, instance_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def counts(self, instance_id: str, days: list[str]) -> list[dict[str, Any]]: ...
 
 
 class MetricsSink(Protocol):

@@ -1,8 +1,8 @@
 """Send events again: one event, the failed events of an instance in a range, or the DLQ.
 
-A replayed event keeps its eventId (receivers dedupe on it); its idempotency record is
-reset so delivery does not take it for a duplicate, and its log status goes back to
-queued. The message is rebuilt from the log item, which holds the exact body.
+A replayed event keeps its eventId (receivers dedupe on it); its log status goes back to
+queued, which makes it claimable again (delivery does not take it for a duplicate). The
+message is rebuilt from the log, whose entry holds the exact body.
 """
 
 from __future__ import annotations
@@ -90,7 +90,6 @@ class Replayer:
         now = self._clock()
         messages = [_message_of(item, now) for item in items]
         for message in messages:
-            self._log.reset_idempotency(message.event_id)
             self._log.mark_queued(message.instance_id, message.event_id, now=now)
         if messages:
             self._queue.enqueue([m.to_json() for m in messages])

@@ -111,11 +111,27 @@ def resolve(host: str, port: int | None) -> list[IPAddress]:
     return addresses
 
 
-def assert_safe_url(url: str, *, allow_loopback: bool) -> None:
+def safe_address(host: str, port: int | None, *, allow_loopback: bool) -> str:
+    """The address to connect to for ``host``: every address it resolves to must be safe
+    (any one may be picked), and the caller connects to the one returned -- the address
+    that was checked, so a DNS answer that changes between the check and the connect
+    cannot slip through. Raises UnsafeUrlError."""
+    name = host.strip("[]").rstrip(".")
+    literal = _literal_ip(name)
+    addresses = [literal] if literal is not None else resolve(name, port)
+    for address in addresses:
+        problem = _problem(address, allow_loopback=allow_loopback)
+        if problem:
+            raise UnsafeUrlError(f"host {name!r} resolves to {problem}; only public addresses are allowed")
+    return str(addresses[0])
+
+
+def assert_safe_url(url: str, *, allow_loopback: bool, resolve_host: bool = True) -> None:
     """Raise UnsafeUrlError unless the URL may be called from our network.
 
     allow_loopback (local mode only) also allows plain http, for the simulated store and
-    the callback sink on 127.0.0.1.
+    the callback sink on 127.0.0.1. resolve_host=False checks everything but the DNS
+    answer: for a sender whose connections check the address themselves (safe_address).
     """
     if not isinstance(url, str) or not url.strip():
         raise UnsafeUrlError("URL is empty")
@@ -139,6 +155,8 @@ def assert_safe_url(url: str, *, allow_loopback: bool) -> None:
         raise UnsafeUrlError("URL has no host")
     host = host.rstrip(".")
     literal = _literal_ip(host)
+    if literal is None and not resolve_host:
+        return
     addresses = [literal] if literal is not None else resolve(host, port)
     for address in addresses:
         problem = _problem(address, allow_loopback=allow_loopback)

@@ -126,7 +126,9 @@ class FakeEvents:
         e = self.items.get(event_id)
         return e if e and e["instanceId"] == instance_id else None
 
-    def counts_since(self, instance_id: str, since: datetime) -> dict[str, int]:
+    def counts_since(
+        self, instance_id: str, since: datetime, *, now: datetime | None = None
+    ) -> dict[str, int]:
         found = [e for e in self.items.values() if e["instanceId"] == instance_id]
         return {s: sum(1 for e in found if e["status"] == s) for s in ("delivered", "failed")}
 

@@ -253,3 +253,12 @@ def test_an_unparseable_record_date_is_an_error_not_a_silent_drop() -> None:
         parse_record_date("last tuesday", "yyyy-MM-dd")
     with pytest.raises(ValueError, match="not a date"):
         parse_record_date(None, "yyyy-MM-dd")
+
+
+def test_the_written_abbreviation_picks_the_side_of_a_fall_back_hour() -> None:
+    # Found by the round-trip property: 02:00 on 29 Oct 2000 happened twice in Berlin.
+    pattern = "EEEE, MMMM d, yyyy h:mm:ss a z"
+    cet = parse_java("Sunday, October 29, 2000 2:00:00 AM CET", pattern)
+    cest = parse_java("Sunday, October 29, 2000 2:00:00 AM CEST", pattern)
+    assert cet == datetime(2000, 10, 29, 1, 0, tzinfo=UTC)
+    assert cest == datetime(2000, 10, 29, 0, 0, tzinfo=UTC)

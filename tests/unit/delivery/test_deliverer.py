@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from bcpoller.delivery.deliverer import IN_PROGRESS_RETRY_SECONDS, Deliverer, Disposition
+from bcpoller.delivery.event_log import Claimed
 from bcpoller.delivery.policy import MAX_ATTEMPTS, AttemptResult
 from bcpoller.delivery.ports import Claim
 from bcpoller.instances import StoredInstance
@@ -37,42 +38,35 @@ class FakeInstances:
 
 
 class FakeLog:
-    def __init__(self) -> None:
+    def __init__(self, claim: Claim = Claim.NEW, *, first: bool = True) -> None:
+        self.claim_result = claim
+        self.first = first
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.counted: list[dict[tuple[str, str], dict[str, int]]] = []
 
-    def start_attempt(self, message: QueueMessage, **kw: Any) -> None:
-        self.calls.append(("start", kw))
+    def claim(self, message: QueueMessage, **kw: Any) -> Claimed:
+        self.calls.append(("claim", kw))
+        entry = {"eventId": message.event_id} if self.claim_result is Claim.NEW else None
+        first = self.claim_result is Claim.NEW and self.first
+        return Claimed(self.claim_result, message.instance_id, message.event_id, "c", entry, first=first)
+
+    def write_entry(self, claimed: Claimed) -> None:
+        self.calls.append(("entry", {}))
 
     def finish_attempt(self, instance_id: str, event_id: str, **kw: Any) -> None:
         self.calls.append(("finish", kw))
 
-    def fail_without_attempt(self, message: QueueMessage, **kw: Any) -> None:
-        self.calls.append(("fail_without_attempt", kw))
+    def add_counts(self, counts: dict[tuple[str, str], dict[str, int]]) -> None:
+        self.counted.append(counts)
 
-    def confirm_delivered(self, instance_id: str, event_id: str, **kw: Any) -> None:
-        self.calls.append(("confirm", kw))
+    def kinds(self) -> list[str]:
+        """The claim first; the entry is written while the POST runs, so in any order."""
+        kinds = [kind for kind, _ in self.calls]
+        return kinds[:1] + sorted(kinds[1:])
 
     def last(self) -> tuple[str, dict[str, Any]]:
-        return self.calls[-1]
-
-
-class FakeIdempotency:
-    def __init__(self, claim: Claim = Claim.NEW) -> None:
-        self.claim_result = claim
-        self.events: list[str] = []
-
-    async def claim(self, event_id: str, *, remaining_ms: int) -> Claim:
-        self.events.append("claim")
-        return self.claim_result
-
-    async def complete(self, event_id: str, result: dict[str, Any]) -> None:
-        self.events.append("complete")
-
-    async def release(self, event_id: str) -> None:
-        self.events.append("release")
-
-    def reset(self, event_id: str) -> None:
-        self.events.append("reset")
+        """The outcome (the last write but the entry's)."""
+        return [call for call in self.calls if call[0] != "entry"][-1]
 
 
 class FakeSender:
@@ -155,8 +149,7 @@ class Rig:
         no_instance: bool = False,
     ) -> None:
         self.instances = FakeInstances(None if no_instance else (inst or instance()))
-        self.log = FakeLog()
-        self.idem = FakeIdempotency(claim)
+        self.log = FakeLog(claim)
         self.sender = FakeSender(result or AttemptResult(200, 12))
         self.queue = FakeQueue(dlq_fails=dlq_fails)
         self.metrics = FakeMetrics()
@@ -171,7 +164,6 @@ class Rig:
             instances=self.instances,
             event_log=self.log,  # type: ignore[arg-type]
             blobs=FakeBlobs(),
-            idempotency=self.idem,
             sender=self.sender,
             queue=self.queue,  # type: ignore[arg-type]
             url_guard=guard,
@@ -186,10 +178,15 @@ class Rig:
         )
 
 
-def test_delivered_completes_idempotency_and_logs() -> None:
+def test_delivered_claims_logs_and_counts() -> None:
     rig = Rig()
     assert rig.run() is Disposition.DONE
-    assert rig.idem.events == ["claim", "complete"]
+    # The first claim's outcome is written with its log entry: no separate entry write.
+    assert rig.log.kinds() == ["claim", "finish"]
+    assert rig.log.last()[1]["claimed"].first is True
+    # The claim lapses with the invocation (30 s left by default).
+    assert rig.log.calls[0][1]["lease_until"] == NOW + timedelta(seconds=30)
+    assert rig.log.calls[0][1]["first_attempt"] is True
     assert rig.guarded == ["https://hooks.example.com/in"]
     _, body, headers = rig.sender.posts[0]
     assert body == b'{"message":{}}' and headers["Elements-Webhook-Id"] == "e-1"
@@ -199,12 +196,14 @@ def test_delivered_completes_idempotency_and_logs() -> None:
     assert rig.metrics.values["Delivered"] == [1]
     assert rig.metrics.values["EndToEndAge"] == [30.0]
     assert rig.metrics.values["AttemptLatency"] == [12]
+    asyncio.run(rig.deliverer.flush_counts())
+    assert rig.log.counted == [{("i-1", "2026-11-28T12"): {"delivered": 1, "failed": 0}}]
 
 
 def test_retryable_failure_releases_and_schedules_the_next_attempt() -> None:
     rig = Rig(AttemptResult(503, 5, "HTTP 503"))
     assert rig.run(attempt=3) is Disposition.RETRY
-    assert rig.idem.events == ["claim", "release"]
+    assert rig.log.kinds() == ["claim", "finish"]
     assert len(rig.queue.visibility) == 1 and 1620 <= rig.queue.visibility[0] <= 1980
     _, kw = rig.log.last()
     assert kw["status"] == "retrying"
@@ -242,7 +241,6 @@ def test_other_4xx_and_3xx_fail_at_once(code: int) -> None:
     rig = Rig(AttemptResult(code, 5, f"HTTP {code}"))
     assert rig.run(attempt=2) is Disposition.DONE
     assert rig.queue.visibility == [] and rig.queue.dlq == []
-    assert rig.idem.events == ["claim", "release"]
     assert rig.log.last()[1]["status"] == "failed"
 
 
@@ -250,22 +248,30 @@ def test_already_delivered_is_not_posted() -> None:
     rig = Rig(claim=Claim.DONE)
     assert rig.run() is Disposition.DONE
     assert rig.sender.posts == []
-    assert rig.log.last()[0] == "confirm"
+    assert rig.log.kinds() == ["claim"]
     assert rig.metrics.values["Duplicate"] == [1]
 
 
 def test_in_progress_elsewhere_comes_back_later() -> None:
     rig = Rig(claim=Claim.IN_PROGRESS)
     assert rig.run() is Disposition.RETRY
-    assert rig.sender.posts == []
+    assert rig.sender.posts == [] and rig.log.kinds() == ["claim"]
     assert rig.queue.visibility == [IN_PROGRESS_RETRY_SECONDS]
 
 
-def test_unexpected_error_releases_the_claim() -> None:
+def test_unexpected_error_records_no_outcome() -> None:
     rig = Rig(RuntimeError("bug"))
     with pytest.raises(RuntimeError, match="bug"):
         rig.run()
-    assert rig.idem.events == ["claim", "release"]
+    # No outcome: the claim lapses when the invocation ends, and SQS sends it again.
+    assert rig.log.kinds() == ["claim"]
+
+
+def test_a_later_claim_writes_a_missing_entry_while_posting() -> None:
+    rig = Rig()
+    rig.log.first = False
+    assert rig.run(attempt=2) is Disposition.DONE
+    assert rig.log.kinds() == ["claim", "entry", "finish"]
 
 
 def test_unsafe_url_fails_without_a_post() -> None:
@@ -287,9 +293,9 @@ def test_unsafe_url_fails_without_a_post() -> None:
 )
 def test_undeliverable_events_fail_with_a_reason(rig: Rig, reason: str) -> None:
     assert rig.run() is Disposition.DONE
-    assert rig.idem.events == [] and rig.sender.posts == []
+    assert rig.sender.posts == []
     kind, kw = rig.log.last()
-    assert kind == "fail_without_attempt" and reason in kw["reason"]
+    assert kind == "finish" and kw["status"] == "failed" and kw["attempt"] is None and reason in kw["reason"]
 
 
 def test_missing_blob_fails_with_a_reason() -> None:
@@ -310,6 +316,30 @@ def test_one_instance_lookup_per_invocation() -> None:
             ]
         )
 
+        await rig.deliverer.flush_counts()
+
     asyncio.run(batch())
     assert rig.instances.gets == 1
     assert len(rig.sender.posts) == 5
+    # One counter write for the batch, not one per event.
+    assert rig.log.counted == [{("i-1", "2026-11-28T12"): {"delivered": 5, "failed": 0}}]
+
+
+def test_counters_are_written_once_the_last_outcome_is_known() -> None:
+    rig = Rig()
+
+    async def batch() -> list[dict[tuple[str, str], dict[str, int]]]:
+        rig.deliverer.expect(2)
+        await asyncio.gather(
+            *[
+                rig.deliverer.deliver(message(eventId=f"e-{i}"), receive_count=1, receipt_handle="r")
+                for i in range(2)
+            ]
+        )
+        await asyncio.sleep(0.05)  # the counter write runs beside the last outcome write
+        written = list(rig.log.counted)
+        await rig.deliverer.flush_counts()  # nothing left: no second write
+        return written
+
+    assert asyncio.run(batch()) == [{("i-1", "2026-11-28T12"): {"delivered": 2, "failed": 0}}]
+    assert len(rig.log.counted) == 1

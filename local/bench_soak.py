@@ -1,0 +1,113 @@
+"""`make run` left running: does the API keep answering, and does Ctrl-C stop it?
+
+    python -m local.bench soak [-- --duration 120 --minute 2]
+
+Starts ``python -m local.stack`` with the demo on (its store changing, its view polling
+the status) on free ports, then for ``--duration`` seconds asks ``GET /catalog`` and the
+demo instance's ``GET /instances/{id}/status`` in turn, one request at a time, as a user
+would. Prints p50/p99/max per route and per minute (does it degrade as events pile up?),
+the events delivered meanwhile, then sends SIGINT and prints how long the stack took to
+exit. The issue's soak is ``--duration 1800`` (30 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from local.moto_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pct(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def _wait_state(path: Path, proc: subprocess.Popen[str], timeout: float) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.exists():
+            try:
+                state = json.loads(path.read_text())
+            except ValueError:
+                state = {}
+            if state.get("demo_instance_id") and state.get("authorization"):
+                return dict(state)
+        time.sleep(0.5)
+    raise RuntimeError("the stack did not come up with its demo instance")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m local.bench soak", description=__doc__.splitlines()[0])
+    p.add_argument("--duration", type=float, default=120.0)
+    p.add_argument("--minute", type=float, default=2.0)
+    a = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        state_file = Path(tmp) / "stack.json"
+        argv_ = [
+            sys.executable,
+            "-m",
+            "local.stack",
+            "--minute",
+            str(a.minute),
+            "--state-file",
+            str(state_file),
+        ]
+        for flag in ("--api-port", "--store-port", "--sink-port", "--moto-port"):
+            argv_ += [flag, str(free_port())]
+        proc = subprocess.Popen(
+            argv_, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+        )
+        try:
+            state = _wait_state(state_file, proc, 120)
+            api, sink = str(state["api"]), str(state["sink"])
+            headers = {"Authorization": str(state["authorization"])}
+            routes = {"/catalog": "/catalog", "status": f"/instances/{state['demo_instance_id']}/status"}
+            print(f"inputs: duration {a.duration:g} s, --minute {a.minute:g}, demo on, one request at a time")
+            latencies: dict[str, list[tuple[float, float, int]]] = {name: [] for name in routes}
+            started = time.monotonic()
+            with httpx.Client(timeout=35.0) as client:
+                while time.monotonic() - started < a.duration:
+                    for name, path in routes.items():
+                        t0 = time.monotonic()
+                        code = client.get(api + path, headers=headers).status_code
+                        latencies[name].append((t0 - started, (time.monotonic() - t0) * 1000, code))
+                    time.sleep(0.25)
+                delivered = len(client.get(f"{sink}/_deliveries", params={"hook": "demo"}).json())
+            for name, rows in latencies.items():
+                ms = [m for _, m, _ in rows]
+                bad = sum(1 for *_, code in rows if code != 200)
+                print(
+                    f"{name}: {len(ms)} requests, p50 {statistics.median(ms):.0f} ms, "
+                    f"p99 {_pct(ms, 99):.0f} ms, max {max(ms):.0f} ms, not 200: {bad}"
+                )
+                for minute in range(int(a.duration // 60) + 1):
+                    window = [m for at, m, _ in rows if minute * 60 <= at < (minute + 1) * 60]
+                    if window:
+                        print(f"    minute {minute + 1}: p99 {_pct(window, 99):.0f} ms over {len(window)}")
+            print(f"events delivered to the demo hook meanwhile: {delivered}")
+        finally:
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            print(f"Ctrl-C (SIGINT) to exit: {time.monotonic() - t0:.1f} s, exit {proc.returncode}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
