@@ -66,10 +66,9 @@ class StackResources:
         env: dict[str, str] = {}
         params = {k: str(v.get("Default", "")) for k, v in tpl.get("Parameters", {}).items()}
         for key, value in tpl["Globals"]["Function"]["Environment"]["Variables"].items():
-            if isinstance(value, dict) and "Ref" in value and value["Ref"] in params:
-                env[key] = params[value["Ref"]]
-            elif not isinstance(value, dict):
-                env[key] = str(value)
+            resolved = resolve_default(value, params, tpl.get("Conditions", {}))
+            if resolved is not None:
+                env[key] = resolved
         env.update(
             TABLE_NAME=self.table_name,
             EVENTS_QUEUE_URL=self.events_queue_url,
@@ -81,6 +80,8 @@ class StackResources:
             AWS_ENDPOINT_URL=self.endpoint_url,
             AWS_DEFAULT_REGION=self.region,
             AWS_REGION=self.region,
+            # No X-Ray daemon here: Powertools must neither load the SDK nor seek a segment.
+            POWERTOOLS_TRACE_DISABLED="true",
         )
         return env
 
@@ -167,3 +168,26 @@ def create_stack_resources(
         region=region,
         endpoint_url=endpoint_url,
     )
+
+
+def resolve_default(value: Any, params: dict[str, str], conditions: dict[str, Any]) -> str | None:
+    """A template value as the stack's parameter defaults make it: a literal, a Ref to a
+    parameter, or an Fn::If on an Fn::Equals condition of those; None for anything else
+    (a resource's Ref or attribute, which the local resources supply)."""
+    if not isinstance(value, dict):
+        return str(value)
+    if "Ref" in value:
+        return params.get(value["Ref"])
+    if "Fn::If" in value:
+        name, when_true, when_false = value["Fn::If"]
+        return resolve_default(
+            when_true if _condition(conditions.get(name), params) else when_false, params, conditions
+        )
+    return None
+
+
+def _condition(spec: Any, params: dict[str, str]) -> bool:
+    if not isinstance(spec, dict) or "Fn::Equals" not in spec:
+        raise ValueError(f"template condition {spec!r}: only Fn::Equals is understood locally")
+    left, right = (resolve_default(side, params, {}) for side in spec["Fn::Equals"])
+    return left == right
