@@ -151,15 +151,9 @@ class Scenario:
     and the delivery, and each function's environment as template.yaml gives it."""
 
     def __init__(self, stack: ExitStack, runs: int) -> None:
-        for key, value in {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "BigCommercePollingEvents",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }.items():
-            os.environ.setdefault(key, value)
+        from local.bench_env import set_bench_environment
+
+        set_bench_environment()
         from bcpoller.adapters import aws
         from bcpoller.settings import reset_settings
 

@@ -192,15 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args, _ = parser.parse_known_args(argv)
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "BigCommercePollingEvents",
-        "POWERTOOLS_SERVICE_NAME": "poll",
-    }.items():
-        os.environ.setdefault(key, value)
+    from local.bench_env import set_bench_environment
+
+    set_bench_environment(POWERTOOLS_SERVICE_NAME="poll", POWERTOOLS_LOG_LEVEL="INFO")
     os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO"  # the default level is the one billed
 
     import boto3

@@ -466,15 +466,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     latencies = [float(x) for x in args.dynamo_ms.split(",") if x.strip()]
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "delivery",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }.items():
-        os.environ.setdefault(key, value)
+    from local.bench_env import set_bench_environment
+
+    set_bench_environment(
+        POWERTOOLS_SERVICE_NAME="delivery", POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="INFO"
+    )
     # One INFO line per event would be measured too; production logs at INFO.
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 

@@ -38,15 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--busy", type=int, default=250, help="changed orders for the busy-poll call count")
     args, _ = parser.parse_known_args(argv)
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "BigCommercePollingEvents",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }.items():
-        os.environ.setdefault(key, value)
+    from local.bench_env import set_bench_environment
+
+    set_bench_environment()
 
     from bcpoller.adapters import aws
     from bcpoller.settings import reset_settings
