@@ -335,13 +335,12 @@ class Harness:
     deps_overrides: dict[str, Any] = field(default_factory=dict)
 
     def deps(self) -> PollDeps:
-        return PollDeps(
-            state=self.table,
-            queue=self.queue,
-            crypto=self.crypto,
-            connector=self.connector,
-            planner=lambda cfg: Planning(resources=self.plans, backfill_since=self.backfill_since),
+        values: dict[str, Any] = {
+            "planner": lambda cfg: Planning(resources=self.plans, backfill_since=self.backfill_since),
             **self.deps_overrides,
+        }
+        return PollDeps(
+            state=self.table, queue=self.queue, crypto=self.crypto, connector=self.connector, **values
         )
 
     def poll(self, **kwargs: Any) -> Any:
