@@ -96,7 +96,7 @@ def _poll_with_faults(h: Harness, store: FakeStore, *, point: str, nth: int, wri
     return 0
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(
     history=steps,
     page_size=st.integers(1, 4),
