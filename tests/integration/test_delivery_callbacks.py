@@ -99,7 +99,9 @@ def test_batch_is_delivered_concurrently(pipeline: Pipeline) -> None:
     assert len(arrivals) == 10
     in_flight = max(sum(1 for other in arrivals if at <= other < at + 1.0) for at in arrivals)
     assert in_flight >= 5, f"at most {in_flight} POSTs overlapped"
-    assert elapsed < 6, f"the batch took {elapsed:.1f} s"
+    # In sequence the ten 1 s replies take 10 s: anything clearly below proves overlap,
+    # with room for a loaded machine.
+    assert elapsed < 9, f"the batch took {elapsed:.1f} s"
 
 
 def test_410_turns_notifications_off(pipeline: Pipeline) -> None:

@@ -39,7 +39,8 @@ def test_slow_drip_response_is_cut_at_the_attempt_deadline() -> None:
             return time.monotonic() - started, result
 
     elapsed, result = asyncio.run(scenario())
-    assert elapsed < 1.5
+    # The drip lasts 4 s: a deadline not enforced per attempt would wait it out.
+    assert elapsed < 3.5
     assert result.status_code is None  # type: ignore[attr-defined]
     assert result.error == "timed out after 0.3 s"  # type: ignore[attr-defined]
     assert result.retryable_error is True  # type: ignore[attr-defined]

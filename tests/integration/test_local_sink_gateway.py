@@ -224,7 +224,8 @@ def test_gateway_throttles_at_once_instead_of_queueing_without_bound() -> None:
             t.join()
         throttled = [elapsed for status, elapsed in answers if status == 429]
         assert sorted(status for status, _ in answers) == [200] * 4 + [429] * 4
-        assert max(throttled) < 0.5  # answered at once, not after waiting its turn
+        # Waiting its turn would take at least one 1.5 s invocation.
+        assert max(throttled) < 1.4  # answered at once, not after waiting its turn
         assert len(slow.events) == 4 and gw.throttled == 4
     finally:
         gw.stop()
@@ -241,4 +242,4 @@ def test_gateway_unknown_methods_are_unknown_routes_and_stop_is_prompt() -> None
     finally:
         started = time.monotonic()
         gw.stop()
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 4.5  # the request in flight sleeps 5 s
