@@ -195,6 +195,8 @@ def test_failed_poll_leaves_cursor_unchanged(poll: ModuleType, store: SimulatedS
 
 def test_refused_credentials_mark_the_instance(poll: ModuleType, store: SimulatedStore) -> None:
     instance_id = create_instance(store, {"orders": poller()}, token="wrong-token")
+    assert invoke_poll(poll, instance_id)["status"] == "auth_failed"
+    assert instance_item(instance_id).get("authState", "ok") == "ok"  # one refusal: tried again
     result = invoke_poll(poll, instance_id)
     assert result["status"] == "auth_failed"
     item = instance_item(instance_id)

@@ -250,7 +250,11 @@ class InstanceService:
         raw = {"element": {"key": instance.element_key}, "name": name, "tags": tags, "configuration": merged}
         facts = self._validate(raw)
         _require_credentials_for_new_host(current, merged, patch.configuration or {})
-        credentials_changed = any(merged.get(k) != current.get(k) for k in CREDENTIAL_KEYS)
+        # Refused credentials are checked again on any PATCH too (the same token may work
+        # again once the store's side is fixed): a PATCH is a way to resume.
+        credentials_changed = any(merged.get(k) != current.get(k) for k in CREDENTIAL_KEYS) or (
+            instance.auth_state == "failed"
+        )
         merged = self._install_oauth(merged)
         if (
             instance.install_state == "uninstalled"
@@ -304,12 +308,17 @@ class InstanceService:
             )
         configuration = dict(instance.configuration)
         configuration[EVENTS_ENABLED] = enabled
-        remove = ("notificationsDisabledReason",) if enabled else ()
-        self.instances.update_fields(
-            instance_id,
-            {"eventsEnabled": enabled, "configuration": _config_json(configuration)},
-            remove=remove,
-        )
+        fields: dict[str, Any] = {"eventsEnabled": enabled, "configuration": _config_json(configuration)}
+        remove: tuple[str, ...] = ("notificationsDisabledReason",) if enabled else ()
+        if enabled and instance.auth_state == "failed":
+            # The explicit way to resume after the store refused the credentials (fixed on
+            # the store's side, say): check them again, with the stored ones, against the
+            # stored host only, and poll again when they pass.
+            stored = self.crypto.decrypt(instance.secrets, instance_id)
+            self._check_store(instance.full_configuration(stored))
+            fields["authState"] = "ok"
+            remove = (*remove, "authError")
+        self.instances.update_fields(instance_id, fields, remove=remove)
         self._follow_schedule(instance_id, enabled, instance.refresh_minutes)
         return EventsSwitch(instanceId=instance_id, eventsEnabled=enabled)
 

@@ -179,10 +179,18 @@ def poll_instance(
         result = run.execute()
     except AuthenticationError as exc:
         auth_error = str(exc)
+        # One refusal can be the store's passing fault (a token service blip): polling stops
+        # only when the next poll is refused too, so one 401 never stops an instance for good.
+        confirmed = (view.last.report or {}).get("status") == "auth_failed"
+        if not confirmed:
+            auth_error = None
         logger.warning(
-            "store refused the credentials: polling stops until they change", extra={"error": auth_error}
+            "store refused the credentials: polling stops until they change"
+            if confirmed
+            else "store refused the credentials once: the next poll tries again",
+            extra={"error": str(exc)},
         )
-        result = run.result("auth_failed", auth_error)
+        result = run.result("auth_failed", str(exc))
     except (ConfigError, CredentialsError) as exc:
         logger.error("instance configuration cannot be polled", extra={"error": str(exc)})
         result = run.result("invalid_configuration", str(exc))

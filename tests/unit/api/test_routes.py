@@ -483,3 +483,28 @@ def test_a_callback_url_httpx_cannot_send_to_is_refused_at_the_door(world: World
     )
     assert status == 400, data
     assert data["errors"][0]["field"] == "configuration.event.notification.callback.url"
+
+
+@pytest.mark.parametrize("how", ["events switch", "patch"])
+def test_refused_credentials_resume_explicitly_once_they_pass(world: World, how: str) -> None:
+    iid = create(world)["id"]
+    world.instances.update_fields(iid, {"authState": "failed", "authError": "401 from store"})
+
+    def resume() -> tuple[int, Any]:
+        if how == "patch":
+            status, data, _ = call(world.app, "PATCH", f"/instances/{iid}", body={"name": "x"}, headers=ORG_A)
+        else:
+            status, data, _ = call(world.app, "PUT", f"/instances/{iid}/events/enabled", headers=ORG_A)
+        return status, data
+
+    world.store.good_tokens.discard("good-token")  # still refused: nothing resumes
+    status, data = resume()
+    assert status == 400 and "refused" in data["message"]
+    assert world.instances.items[iid].auth_state == "failed"
+    world.store.good_tokens.add("good-token")  # fixed on the store's side
+    checked = len(world.store.checked)
+    status, data = resume()
+    assert status == 200, data
+    assert world.instances.items[iid].auth_state == "ok" and world.instances.items[iid].auth_error is None
+    assert len(world.store.checked) == checked + 1
+    assert world.store.checked[-1]["access.token"] == "good-token"  # the stored token, same host

@@ -269,6 +269,9 @@ def test_store_error_mid_read_keeps_earlier_checkpoints() -> None:
 def test_authentication_failure_marks_instance_and_stops() -> None:
     h = harness()
     h.store.auth_fails = True
+    first = h.poll()
+    assert first.status == "auth_failed"
+    assert h.table.instance is not None and h.table.instance.auth_state == "ok"  # not yet: once
     result = h.poll()
     assert result.status == "auth_failed"
     assert h.table.instance is not None and h.table.instance.auth_state == "failed"
@@ -276,6 +279,18 @@ def test_authentication_failure_marks_instance_and_stops() -> None:
     assert "tok-secret" not in json.dumps(result.to_dict())
     again = h.poll()
     assert again.status == "skipped" and "credentials" in (again.reason or "")
+
+
+def test_one_refusal_does_not_stop_polling() -> None:
+    """A single 401 (the store's passing fault) is reported, and the next poll goes on."""
+    h = harness()
+    h.store.create(1)
+    h.store.auth_fails = True
+    assert h.poll().status == "auth_failed"
+    h.store.auth_fails = False
+    assert h.table.instance is not None and h.table.instance.auth_state == "ok"
+    assert h.poll().status == "ok"
+    assert [oid for oid, _, _ in h.queue.events()] == ["1"]
 
 
 @pytest.mark.parametrize(
