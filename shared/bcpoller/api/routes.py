@@ -342,6 +342,17 @@ def build_app(
     return app
 
 
+# The page holds the organization's secrets in session storage: no other site may frame it
+# (clickjacking). frame-ancestors works only as a header, not in the page's <meta> CSP.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def _static(web_dir: Path | None, name: str) -> Response:
     """Only the files that are in the web directory by name: no paths, no traversal."""
     available = {p.name: p for p in web_dir.iterdir() if p.is_file()} if web_dir and web_dir.is_dir() else {}
@@ -349,11 +360,9 @@ def _static(web_dir: Path | None, name: str) -> Response:
     if ctype in ("text/html", "text/css", "text/javascript", "application/javascript"):
         ctype += "; charset=utf-8"
     if name in available:
-        return Response(
-            200, ctype, available[name].read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"}
-        )
+        return Response(200, ctype, available[name].read_text(encoding="utf-8"), headers=dict(_PAGE_HEADERS))
     if name in _PLACEHOLDER:
-        return Response(200, ctype, _PLACEHOLDER[name])
+        return Response(200, ctype, _PLACEHOLDER[name], headers=dict(_PAGE_HEADERS))
     raise NotFound(f"no file {name[:100]!r}")
 
 

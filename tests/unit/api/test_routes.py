@@ -423,6 +423,8 @@ def test_catalog_openapi_docs_and_web_placeholder(world: World) -> None:
     assert status == 200 and "swagger" in html.lower() and "unpkg" not in html and "cdn" not in html.lower()
     status, html, hdrs = call(world.app, "GET", "/")
     assert status == 200 and hdrs["Content-Type"].startswith("text/html")
+    # No other site may frame the page that holds the secrets (a header: <meta> cannot).
+    assert hdrs["Content-Security-Policy"] == "frame-ancestors 'none'" and hdrs["X-Frame-Options"] == "DENY"
     assert call(world.app, "GET", "/static/../../etc/passwd")[0] == 404
     assert call(world.app, "GET", "/static/secret.py")[0] == 404
 
