@@ -157,6 +157,8 @@ def test_basic_auth_seed_with_a_catalog_resource_creates_an_instance(
     assert data["refreshInterval"] == 5  # "" = the default
     sched = schedule(stack, data["id"])
     assert sched is not None and sched["ScheduleExpression"] == "rate(5 minutes)"
+    # A tick that cannot reach PollFunction is not retried for a day (Scheduler's default).
+    assert sched["Target"]["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60}
 
 
 def test_oauth_seed_installs_polls_on_a_schedule_and_keeps_secrets(

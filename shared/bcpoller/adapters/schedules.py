@@ -35,6 +35,11 @@ class Schedules:
                 "Arn": self._target_arn,
                 "RoleArn": self._role_arn,
                 "Input": json.dumps({"instanceId": instance_id}),
+                # A tick that cannot reach PollFunction is worth little after a minute: the
+                # next tick reads from the same cursors. Scheduler's default (185 retries
+                # over 24 h) would pile stale polls onto a throttled function instead. No
+                # dead-letter queue: a lost tick loses nothing but a minute of latency.
+                "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60},
             },
             "Description": f"poll BigCommerce instance {instance_id}",
         }
