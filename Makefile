@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt shared/requirements.txt | sha1sum | cut -c1-12)
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | sha1sum | cut -c1-12)
+# checkov has its own venv: its dependencies would fight the product's pins.
+CKV_VENV := .venv-checkov
+CKV_STAMP := $(CKV_VENV)/.installed-$(shell cat requirements-checkov.txt | sha1sum | cut -c1-12)
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
@@ -22,6 +25,12 @@ $(SAM_STAMP): requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	@rm -f $(SAM_VENV)/.installed-*; touch $@
 
+$(CKV_STAMP): requirements-checkov.txt
+	@test -x $(CKV_VENV)/bin/python || $(PYTHON) -m venv $(CKV_VENV)
+	$(CKV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CKV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@rm -f $(CKV_VENV)/.installed-*; touch $@
+
 install: $(STAMP)
 
 ## The main job: the whole system on the embedded local stack (options: ARGS="--duration 60 --minute 2").
@@ -37,8 +46,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared functions local
 
-validate: $(STAMP) $(SAM_STAMP)
+validate: $(STAMP) $(SAM_STAMP) $(CKV_STAMP)
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	$(CKV_VENV)/bin/checkov --config-file .checkov.yaml -f template.yaml
 	$(BIN)/cfn-lint template.yaml
 
 build: $(SAM_STAMP)
@@ -62,4 +72,4 @@ create-org: $(STAMP)
 pr: lint validate build test
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CKV_VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
