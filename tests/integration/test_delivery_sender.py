@@ -127,3 +127,16 @@ def test_a_name_is_judged_by_the_address_it_connects_to(monkeypatch: pytest.Monk
     assert result.status_code is None and result.retryable_error is False
     assert "non-public address at connect time" in result.error and "loopback" in result.error
     assert received == []
+
+
+def test_a_url_httpx_cannot_send_is_a_failed_attempt_not_an_exception() -> None:
+    # It once passed the guard and left 31 events "delivering" with no attempt recorded.
+    async def scenario() -> object:
+        async with CallbackSender.open(timeout=1.0, allow_loopback=True) as sender:
+            headers = {"Content-Type": "application/json"}
+            return await sender.post("http://127.0.0.1:9/ho\x00ok", b"{}", headers)
+
+    result = asyncio.run(scenario())
+    assert result.status_code is None  # type: ignore[attr-defined]
+    assert result.error == "callback URL cannot be sent (invalid URL)"  # type: ignore[attr-defined]
+    assert not result.retryable_error  # type: ignore[attr-defined]

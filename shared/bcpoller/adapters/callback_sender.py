@@ -267,6 +267,10 @@ class CallbackSender:
             )
         except httpx.HTTPError as exc:
             return AttemptResult(None, elapsed(), f"request error ({type(exc).__name__})")
+        except httpx.InvalidURL:
+            # Not an HTTPError: a URL httpx cannot send (a NUL in its path, say) fails for
+            # good, recorded, instead of leaving the event "delivering".
+            return AttemptResult(None, elapsed(), "callback URL cannot be sent (invalid URL)")
         latency = elapsed()
         if 200 <= status < 300:
             return AttemptResult(status, latency)

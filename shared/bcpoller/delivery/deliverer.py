@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -199,7 +200,14 @@ class Deliverer:
             signature_key=secrets.get(SIGNATURE_KEY) or None,
             signing_secret=secrets.get(SIGNING_SECRET) or None,
         )
-        return await self._sender.post(url, body.encode(), headers)
+        try:
+            return await self._sender.post(url, body.encode(), headers)
+        except Exception as exc:
+            # Whatever the sender did not foresee still ends as a recorded attempt with its
+            # reason (and the retry schedule), never as an event left "delivering".
+            logger.exception("callback POST failed unexpectedly", extra={"eventId": message.event_id})
+            reason = f"could not send ({type(exc).__name__}: {_scrub(str(exc))})"
+            return AttemptResult(status_code=None, latency_ms=0, error=reason[:300], retryable_error=True)
 
     async def _conclude(
         self,
@@ -342,3 +350,8 @@ def _why_not_deliverable(instance: StoredInstance | None) -> str | None:
     if not instance.callback_url:
         return "instance has no callback URL"
     return None
+
+
+def _scrub(text: str) -> str:
+    """An exception's text without a URL's query or credentials (it is stored and shown)."""
+    return re.sub(r"(https?://)[^\s'\"]*", r"\1…", text)[:200]

@@ -259,12 +259,16 @@ def test_in_progress_elsewhere_comes_back_later() -> None:
     assert rig.queue.visibility == [IN_PROGRESS_RETRY_SECONDS]
 
 
-def test_unexpected_error_records_no_outcome() -> None:
-    rig = Rig(RuntimeError("bug"))
-    with pytest.raises(RuntimeError, match="bug"):
-        rig.run()
-    # No outcome: the claim lapses when the invocation ends, and SQS sends it again.
-    assert rig.log.kinds() == ["claim"]
+def test_an_unexpected_sender_error_is_a_recorded_attempt_with_its_reason() -> None:
+    """Nothing on the delivery path leaves an event "delivering": a failure nobody
+    foresaw is recorded like any other, and retried on the schedule."""
+    rig = Rig(RuntimeError("bug at https://hooks.example/x?token=secret"))
+    assert rig.run(attempt=2) is Disposition.RETRY
+    assert rig.log.kinds() == ["claim", "finish"]
+    _, kw = rig.log.last()
+    assert kw["status"] == "retrying"
+    assert "RuntimeError" in kw["attempt"]["error"] and "secret" not in kw["attempt"]["error"]
+    assert len(rig.queue.visibility) == 1
 
 
 def test_a_later_claim_writes_a_missing_entry_while_posting() -> None:
