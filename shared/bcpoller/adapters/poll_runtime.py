@@ -14,18 +14,27 @@ from bcpoller.adapters.kms_crypto import KmsCrypto
 from bcpoller.adapters.poll_table import PollTable
 from bcpoller.connector.client import BigCommerceClient
 from bcpoller.connector.credentials import credentials_from_config
+from bcpoller.connector.errors import CredentialsError
 from bcpoller.poll.ports import MetricsSink, PollDeps
+from bcpoller.security.ssrf import UnsafeUrlError, assert_safe_url
 from bcpoller.settings import Settings
 
 
 class BigCommerceConnector:
     """Opens one BigCommerce client per poll, bounded by the poll's deadline."""
 
-    def __init__(self, api_base_url: str) -> None:
+    def __init__(self, api_base_url: str, *, allow_loopback: bool = False) -> None:
         self._api_base_url = api_base_url
+        self._allow_loopback = allow_loopback
 
     def open(self, configuration: dict[str, Any], *, deadline: float) -> BigCommerceClient:
         creds = credentials_from_config(configuration, api_base_url=self._api_base_url)
+        try:
+            # Checked at every poll, not only when the instance was saved: a name that
+            # resolved to a public address then may point inside the network now.
+            assert_safe_url(creds.base_url, allow_loopback=self._allow_loopback)
+        except UnsafeUrlError as exc:
+            raise CredentialsError([("store.url", str(exc))]) from None
         return BigCommerceClient(creds, deadline=deadline)
 
 
@@ -34,7 +43,7 @@ def poll_deps(settings: Settings, *, metrics: MetricsSink | None = None) -> Poll
         state=PollTable(aws.table(settings.table_name)),
         queue=SqsEventQueue(aws.client("sqs"), settings.events_queue_url),
         crypto=KmsCrypto(aws.client("kms"), settings.kms_key_id),
-        connector=BigCommerceConnector(settings.bc_api_base_url),
+        connector=BigCommerceConnector(settings.bc_api_base_url, allow_loopback=settings.local_mode),
         blob_ttl_days=settings.event_retention_days,
         heartbeat_s=settings.status_heartbeat_minutes * settings.seconds_per_minute,
     )
