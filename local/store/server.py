@@ -752,7 +752,13 @@ class _Handler(BaseHTTPRequestHandler):
             store.reset()
             self._send(200, {"reset": True})
         elif resource == "faults" and method == "POST":
-            body = self._body()
+            body = self._body()  # read whole first: the connection is kept alive
+            if "json" not in (self.headers.get("Content-Type") or "application/json").lower():
+                # A form body's values are all strings ("0.5"): refuse it rather than set
+                # faults nobody asked for, or none while the caller believes they are set.
+                raise ApiError(415, "Content-Type: the faults control takes a JSON object")
+            if not isinstance(body, dict):
+                raise ApiError(422, "body: the faults control takes a JSON object")
             known = {"quota", "window_ms", "error_rate", "status", "latency_ms", "burst_429", "clock_skew_s",
                      "repeat_pages", "count"}  # fmt: skip
             unknown = set(body) - known

@@ -281,6 +281,10 @@ def test_control_api_over_http(store: SimulatedStore) -> None:
         assert http.get("/_admin/changes", params={"since": future}).json() == []
         refused = http.post("/_admin/faults", json={"bogus": 1})
         assert refused.status_code == 422 and "bogus" in refused.json()["title"]
+        # A form body is refused, not read as strings (it once set nothing, silently).
+        form = http.post("/_admin/faults", data={"quota": "3"})
+        assert form.status_code == 415 and "JSON" in form.json()["title"]
+        assert http.post("/_admin/faults", json=[1]).status_code == 422
         assert http.post("/_admin/faults", json={"quota": 3}).json()["quota"] == 3
         assert http.post("/_admin/widgets", json={}).status_code == 404
         stats = http.get("/_admin/stats").json()
