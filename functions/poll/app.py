@@ -33,7 +33,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     except EventError as exc:
         logger.error("poll event rejected", extra={"errors": exc.errors})
         return {"status": "invalid_event", "message": str(exc), "errors": exc.errors}
-    logger.append_keys(instance_id=instance_id)
+    # Per thread, not per process: the local runtime runs several environments of this
+    # function in one process, and one poll's lines must not carry another's instance id.
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(instance_id=instance_id)
     result = poll_instance(
         instance_id,
         deps,

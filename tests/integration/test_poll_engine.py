@@ -309,3 +309,49 @@ def test_cursors_of_the_old_layout_carry_over_once(poll: ModuleType, store: Simu
     store.create("orders")
     assert invoke_poll(poll, instance_id)["status"] == "ok"
     assert len(drain_queue()) == 1  # only the new order: the old one is not announced again
+
+
+def test_concurrent_polls_log_their_own_instance_id(poll: ModuleType, store: SimulatedStore) -> None:
+    """The local runtime runs environments side by side in one process: each poll's log
+    lines carry its own instance id, never the one another thread set last."""
+    import json as _json
+    import logging
+
+    from local.runtime import LambdaContext
+
+    formatted: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            formatted.append(poll.logger.registered_formatter.format(record))
+
+    collect = Collect()
+    poll.logger._logger.addHandler(collect)
+
+    ids = [create_instance(store, {"orders": poller()}) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    real = poll.poll_instance
+
+    def interleaved(instance_id: str, *args: Any, **kwargs: Any) -> Any:
+        barrier.wait(timeout=10)  # both handlers have set their keys before either logs
+        return real(instance_id, *args, **kwargs)
+
+    poll.poll_instance = interleaved
+    try:
+        context = LambdaContext("poll", "arn:aws:lambda:us-east-1:123456789012:function:poll", 256, 120)
+        threads = [
+            threading.Thread(target=poll.lambda_handler, args=({"instanceId": i}, context)) for i in ids
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        poll.poll_instance = real
+        poll.logger._logger.removeHandler(collect)
+    lines = [_json.loads(line) for line in formatted]
+    polled = [line for line in lines if line.get("message") in ("poll quiet", "poll finished")]
+    assert len(polled) == 2
+    for line in polled:
+        assert line["instance_id"] in ids
+    assert {line["instance_id"] for line in polled} == set(ids)
