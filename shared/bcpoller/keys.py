@@ -5,9 +5,9 @@
 | instance | INST#{id} | META | ORG#{orgId} / INST#{createdDate}#{id} |
 | cursor of a resource | INST#{id} | META#CURSOR#{resource} | |
 | last poll (status, work lease) | INST#{id} | META#POLL | |
-| event (status, attempts; the delivery claim) | INST#{id} | EVENT#{eventId} | |
-| event log entry (time order, body) | INST#{id} | LOG#{createdAt}#{eventId} | |
-| delivered/failed counts of one day, by hour | INST#{id} | STATS#{yyyy-mm-dd} | |
+| event (status, attempts; the delivery claim) | EVT#{id} | EVENT#{eventId} | |
+| event log entry (time order, body) | EVT#{id} | LOG#{createdAt}#{eventId} | |
+| delivered/failed counts of one day, by hour | EVT#{id} | STATS#{yyyy-mm-dd} | |
 | oversize record body | INST#{id} | BLOB#{eventId} | |
 | organization | ORG#{orgId} | ORG | |
 | secret lookup | SECRET#{sha256 hex} | SECRET | |
@@ -15,8 +15,10 @@
 Items that expire carry ``ttl`` (epoch seconds).
 
 Everything a poll reads sorts under ``META`` (the instance, its cursors, its last poll),
-so one Query (``begins_with(sk, "META")``) fetches it all in one read request, without
-the event log and blob items that share the partition.
+so one Query (``begins_with(sk, "META")``) fetches it all in one read request. The event
+log lives in a partition of its own (``EVT#``): a busy instance's event writes never share
+a partition with its polls' reads and status's, and a local DynamoDB (moto), whose Query
+walks a whole partition, stays as fast after a million events as after none.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ META = "META"
 
 def instance_pk(instance_id: str) -> str:
     return f"INST#{instance_id}"
+
+
+def events_pk(instance_id: str) -> str:
+    return f"EVT#{instance_id}"
 
 
 CURSOR_PREFIX = "META#CURSOR#"

@@ -216,7 +216,7 @@ def test_uninstall_stops_polling_erases_credentials_and_keeps_the_log(
     ddb = boto3.client("dynamodb")
     ddb.put_item(
         TableName=stack.table_name,
-        Item={"pk": {"S": f"INST#{instance_id}"}, "sk": {"S": "EVENT#e-1"}, "status": {"S": "delivered"}},
+        Item={"pk": {"S": f"EVT#{instance_id}"}, "sk": {"S": "EVENT#e-1"}, "status": {"S": "delivered"}},
     )
     uninstall = f"/apps/{app['appId']}/uninstall"
     status, page, _ = call("GET", uninstall, query={"signed_payload_jwt": signed(store, aud="not-this-app")})

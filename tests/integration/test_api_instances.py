@@ -124,12 +124,17 @@ def schedule(stack: StackResources, instance_id: str) -> dict[str, Any] | None:
 
 
 def raw_items(stack: StackResources, instance_id: str) -> list[dict[str, Any]]:
+    """Every stored item of the instance: its own partition and its event log's."""
     ddb = boto3.client("dynamodb")
-    return ddb.query(
-        TableName=stack.table_name,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"INST#{instance_id}"}},
-    )["Items"]
+    return [
+        item
+        for pk in (f"INST#{instance_id}", f"EVT#{instance_id}")
+        for item in ddb.query(
+            TableName=stack.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+        )["Items"]
+    ]
 
 
 def test_basic_auth_seed_gets_a_400_listing_the_available_resources(

@@ -327,6 +327,9 @@ def test_concurrent_polls_log_their_own_instance_id(poll: ModuleType, store: Sim
 
     collect = Collect()
     poll.logger._logger.addHandler(collect)
+    # Earlier tests in the process may have left the shared "poll" logger at WARNING.
+    level = poll.logger._logger.level
+    poll.logger.setLevel("INFO")
 
     ids = [create_instance(store, {"orders": poller()}) for _ in range(2)]
     barrier = threading.Barrier(2)
@@ -349,6 +352,7 @@ def test_concurrent_polls_log_their_own_instance_id(poll: ModuleType, store: Sim
     finally:
         poll.poll_instance = real
         poll.logger._logger.removeHandler(collect)
+        poll.logger.setLevel(level)
     lines = [_json.loads(line) for line in formatted]
     polled = [line for line in lines if line.get("message") in ("poll quiet", "poll finished")]
     assert len(polled) == 2

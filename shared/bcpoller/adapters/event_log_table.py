@@ -37,7 +37,7 @@ class EventLogTable:
         self.writes = 0
 
     def _key(self, instance_id: str, sk: str) -> dict[str, str]:
-        return {keys.PK: keys.instance_pk(instance_id), keys.SK: sk}
+        return {keys.PK: keys.events_pk(instance_id), keys.SK: sk}
 
     # -- the claim and the outcome ----------------------------------------------------
 
@@ -253,7 +253,7 @@ class EventLogTable:
         low = keys.LOG_PREFIX + (since or "")
         high = keys.LOG_PREFIX + (until + _HIGH if until else "\uffff")
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
+            "KeyConditionExpression": Key(keys.PK).eq(keys.events_pk(instance_id))
             & Key(keys.SK).between(low, high),
             "ScanIndexForward": not newest_first,
             "Limit": limit,
@@ -282,7 +282,7 @@ class EventLogTable:
         client converts values both ways, as the Table does)."""
         client = self._table.meta.client
         name = self._table.name
-        pk = keys.instance_pk(instance_id)
+        pk = keys.events_pk(instance_id)
         found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(sort_keys))
         for start in range(0, len(unique), _BATCH_GET):
@@ -308,7 +308,9 @@ class EventLogTable:
         """The callback body of an oversize event (zlib-compressed in a BLOB# item)."""
         if not body_ref.startswith(keys.BLOB_PREFIX):
             raise ValueError(f"bodyRef: expected a {keys.BLOB_PREFIX}... sort key, got {body_ref[:40]!r}")
-        item = self._table.get_item(Key=self._key(instance_id, body_ref)).get("Item")
+        # The poller writes oversize bodies beside the instance (adapters.poll_table).
+        blob_key = {keys.PK: keys.instance_pk(instance_id), keys.SK: body_ref}
+        item = self._table.get_item(Key=blob_key).get("Item")
         if not item or "body" not in item:
             raise LookupError(f"bodyRef: item {body_ref} of instance {instance_id} is missing")
         raw = item["body"]

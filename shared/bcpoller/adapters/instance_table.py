@@ -69,22 +69,23 @@ class InstanceTable:
         return [StoredInstance.from_item(i) for i in items]
 
     def delete_all(self, instance_id: str) -> int:
+        """Delete the instance and every item of its two partitions (cursors, last poll and
+        blobs beside it; the event log in its own)."""
         from boto3.dynamodb.conditions import Key
 
-        """Delete the instance and every item under its partition (cursors, log, blobs)."""
-        pk = keys.instance_pk(instance_id)
         deleted = 0
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(pk),
-            "ProjectionExpression": "pk, sk",
-        }
         with self._table.batch_writer() as batch:
-            while True:
-                page = self._table.query(**kwargs)
-                for item in page.get("Items", []):
-                    batch.delete_item(Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]})
-                    deleted += 1
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            for pk in (keys.instance_pk(instance_id), keys.events_pk(instance_id)):
+                kwargs: dict[str, Any] = {
+                    "KeyConditionExpression": Key(keys.PK).eq(pk),
+                    "ProjectionExpression": "pk, sk",
+                }
+                while True:
+                    page = self._table.query(**kwargs)
+                    for item in page.get("Items", []):
+                        batch.delete_item(Key={keys.PK: item[keys.PK], keys.SK: item[keys.SK]})
+                        deleted += 1
+                    if "LastEvaluatedKey" not in page:
+                        break
+                    kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return deleted

@@ -99,7 +99,7 @@ def _decode_token(token: str, instance_id: str) -> dict[str, Any]:
         raise EventLogError("next_token: not a token this API returned") from None
     if (
         not isinstance(key, dict)
-        or key.get(keys.PK) != keys.instance_pk(instance_id)
+        or key.get(keys.PK) != keys.events_pk(instance_id)
         or not str(key.get(keys.SK, "")).startswith(keys.LOG_PREFIX)
         or set(key) != {keys.PK, keys.SK}
     ):
@@ -286,7 +286,7 @@ class EventLog:
                     if index == len(refs) - 1 and last is None:
                         return found, None
                     return found, {
-                        keys.PK: keys.instance_pk(instance_id),
+                        keys.PK: keys.events_pk(instance_id),
                         keys.SK: keys.log_sk(created, event_id),
                     }
             if last is None:
