@@ -311,7 +311,9 @@ def test_cursors_of_the_old_layout_carry_over_once(poll: ModuleType, store: Simu
     assert len(drain_queue()) == 1  # only the new order: the old one is not announced again
 
 
-def test_concurrent_polls_log_their_own_instance_id(poll: ModuleType, store: SimulatedStore) -> None:
+def test_concurrent_polls_log_their_own_instance_id(
+    poll: ModuleType, store: SimulatedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The local runtime runs environments side by side in one process: each poll's log
     lines carry its own instance id, never the one another thread set last."""
     import json as _json
@@ -325,6 +327,12 @@ def test_concurrent_polls_log_their_own_instance_id(poll: ModuleType, store: Sim
         def emit(self, record: logging.LogRecord) -> None:
             formatted.append(poll.logger.registered_formatter.format(record))
 
+    # The engine's child logger hangs under the service that first imported it in this
+    # process (maybe another function's); in PollFunction it is the handler's.
+    from aws_lambda_powertools import Logger
+    from bcpoller.poll import engine
+
+    monkeypatch.setattr(engine, "logger", Logger(service=poll.logger.service, child=True))
     collect = Collect()
     poll.logger._logger.addHandler(collect)
     # Earlier tests in the process may have left the shared "poll" logger at WARNING.
