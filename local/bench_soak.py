@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import statistics
 import subprocess
@@ -48,6 +49,24 @@ def _wait_state(path: Path, proc: subprocess.Popen[str], timeout: float) -> dict
     raise RuntimeError("the stack did not come up with its demo instance")
 
 
+def _moto_rss_mb(moto_port: int) -> float | None:
+    """Resident memory of the stack's moto server (found by its port in /proc), in MB."""
+    wanted = ["-p", str(moto_port)]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"local.moto_partitioned" not in argv or [a.decode() for a in argv[-3:-1]] != wanted:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m local.bench soak", description=__doc__.splitlines()[0])
     p.add_argument("--duration", type=float, default=120.0)
@@ -64,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             "--state-file",
             str(state_file),
         ]
-        for flag in ("--api-port", "--store-port", "--sink-port", "--moto-port"):
-            argv_ += [flag, str(free_port())]
+        ports = {flag: free_port() for flag in ("--api-port", "--store-port", "--sink-port", "--moto-port")}
+        for flag, port in ports.items():
+            argv_ += [flag, str(port)]
         proc = subprocess.Popen(
             argv_, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
         )
@@ -74,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             api, sink = str(state["api"]), str(state["sink"])
             headers = {"Authorization": str(state["authorization"])}
             routes = {"/catalog": "/catalog", "status": f"/instances/{state['demo_instance_id']}/status"}
-            print(f"inputs: duration {a.duration:g} s, --minute {a.minute:g}, demo on, one request at a time")
+            print(
+                f"inputs: duration {a.duration:g} s, --minute {a.minute:g}, demo on, one request at a time, "
+                f"load average {os.getloadavg()[0]:.1f} at start"
+            )
+            rss: list[tuple[float, float]] = []
             latencies: dict[str, list[tuple[float, float, int]]] = {name: [] for name in routes}
             started = time.monotonic()
             with httpx.Client(timeout=35.0) as client:
@@ -83,11 +107,16 @@ def main(argv: list[str] | None = None) -> int:
                         t0 = time.monotonic()
                         code = client.get(api + path, headers=headers).status_code
                         latencies[name].append((t0 - started, (time.monotonic() - t0) * 1000, code))
+                    if not rss or time.monotonic() - started - rss[-1][0] >= 60:
+                        mb = _moto_rss_mb(ports["--moto-port"])
+                        if mb is not None:
+                            rss.append((time.monotonic() - started, mb))
                     time.sleep(0.25)
                 delivered = len(client.get(f"{sink}/_deliveries", params={"hook": "demo"}).json())
             for name, rows in latencies.items():
                 ms = [m for _, m, _ in rows]
-                bad = sum(1 for *_, code in rows if code != 200)
+                codes = sorted({code for *_, code in rows if code != 200})
+                bad = f"{sum(1 for *_, code in rows if code != 200)} {codes if codes else ''}".strip()
                 print(
                     f"{name}: {len(ms)} requests, p50 {statistics.median(ms):.0f} ms, "
                     f"p99 {_pct(ms, 99):.0f} ms, max {max(ms):.0f} ms, not 200: {bad}"
@@ -97,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
                     if window:
                         print(f"    minute {minute + 1}: p99 {_pct(window, 99):.0f} ms over {len(window)}")
             print(f"events delivered to the demo hook meanwhile: {delivered}")
+            if rss:
+                trail = ", ".join(f"{at / 60:.0f} min {mb:.0f}" for at, mb in rss[:: max(1, len(rss) // 10)])
+                print(f"    moto RSS by minute (MB): {trail}")
+                print(
+                    f"moto resident memory: max {max(mb for _, mb in rss):.0f} MB, last {rss[-1][1]:.0f} MB"
+                )
+            print(f"load average {os.getloadavg()[0]:.1f} at the end")
         finally:
             t0 = time.monotonic()
             proc.send_signal(signal.SIGINT)

@@ -1,4 +1,5 @@
-"""Start and stop moto's server as a real HTTP process (never in-process patches)."""
+"""Start and stop moto's server as a real HTTP process (never in-process patches; the
+launcher, local.moto_partitioned, only makes its Query read one partition as DynamoDB does)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from collections.abc import Iterator
 
 import httpx
 
+# The launcher is a module of this repository: start it from the root whatever the cwd.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
@@ -20,7 +24,7 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """``python -m moto.server`` on 127.0.0.1:port, waited for until it answers."""
+    """moto's server (``python -m local.moto_partitioned``) on 127.0.0.1:port, waited for until it answers."""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -32,10 +36,11 @@ class MotoServer:
         env = dict(os.environ)
         env.pop("AWS_ENDPOINT_URL", None)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "local.moto_partitioned", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
+            cwd=ROOT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -200,7 +200,7 @@ class Stack:
         if _port_open(host, port):
             raise StackError(f"--moto-port {port}: something already listens on {host}:{port}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | DUMMY_AWS
-        argv = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+        argv = [sys.executable, "-m", "local.moto_partitioned", "-H", host, "-p", str(port)]
         self.moto = Child("moto", argv, env, self.logs_dir / "moto.log")
         # Started before any thread exists here, so a preexec hook is safe.
         self.moto.start(preexec=die_with_parent)
