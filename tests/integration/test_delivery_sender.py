@@ -46,6 +46,20 @@ def test_slow_drip_response_is_cut_at_the_attempt_deadline() -> None:
     assert result.retryable_error is True  # type: ignore[attr-defined]
 
 
+def test_a_per_post_deadline_overrides_the_senders_default() -> None:
+    async def scenario() -> tuple[float, object]:
+        server, url = await _drip_server()
+        async with server, CallbackSender.open(timeout=30, allow_loopback=True) as sender:
+            started = time.monotonic()
+            result = await sender.post(url, b"{}", {"Content-Type": "application/json"}, timeout=0.4)
+            return time.monotonic() - started, result
+
+    elapsed, result = asyncio.run(scenario())
+    # The drip lasts 4 s and the sender's own deadline is 30 s.
+    assert elapsed < 3.5
+    assert result.error == "timed out after 0.4 s"  # type: ignore[attr-defined]
+
+
 def test_loopback_peer_is_refused_outside_local_mode() -> None:
     async def scenario() -> object:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -205,7 +205,9 @@ class CallbackSender:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, timeout: float | None = None
+    ) -> AttemptResult:
         gate = self._gate(url)
         shared = False
         try:
@@ -216,7 +218,7 @@ class CallbackSender:
             pass  # the endpoint is slow: this POST goes out on a connection of its own
         started = time.perf_counter()
         try:
-            return await self._post(url, body, headers, started)
+            return await self._post(url, body, headers, started, timeout or self._timeout)
         finally:
             if shared:
                 gate.release()
@@ -232,15 +234,17 @@ class CallbackSender:
             gate = self._gates[key] = asyncio.Lock()
         return gate
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str], started: float) -> AttemptResult:
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str], started: float, deadline_s: float
+    ) -> AttemptResult:
         def elapsed() -> int:
             return round((time.perf_counter() - started) * 1000)
 
         try:
             # httpx's timeout is per phase (connect, each read...): this one bounds the whole
-            # attempt, so a slow-drip endpoint cannot hold an event past the 15 s policy.
+            # attempt, so a slow-drip endpoint cannot hold an event past the instance's deadline.
             async with (
-                asyncio.timeout(self._timeout),
+                asyncio.timeout(deadline_s),
                 self._client.stream("POST", url, content=body, headers=headers) as response,
             ):
                 status = response.status_code
@@ -259,7 +263,7 @@ class CallbackSender:
             )
         except (httpx.TimeoutException, TimeoutError):
             return AttemptResult(
-                None, elapsed(), f"timed out after {self._timeout:g} s", retryable_error=True
+                None, elapsed(), f"timed out after {deadline_s:g} s", retryable_error=True
             )
         except httpx.TransportError as exc:
             return AttemptResult(

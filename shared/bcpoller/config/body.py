@@ -22,6 +22,7 @@ from bcpoller.config.errors import ConfigError, FieldProblem, join_path
 from bcpoller.config.hub import NativeRequest, lower_bound_clause, parse_hub_url, to_native_request
 from bcpoller.config.javadate import compile_pattern, parse_record_date, resolve_zone
 from bcpoller.config.macros import MACRO_MARK, check_macros, mark_macros, render_url
+from bcpoller.delivery.policy import TIMEOUT_KEY, parse_timeout_seconds
 
 ELEMENT_KEY = "bigcommerce"
 MAX_REFRESH_MINUTES = 1440
@@ -255,6 +256,8 @@ class InstanceConfiguration(BaseModel):
     events_enabled: bool = Field(False, alias="event.notification.enabled")
     callback_url: str | None = Field(None, alias="event.notification.callback.url")
     signature_key: SecretStr | None = Field(None, alias="event.notification.signature.key")
+    # Our extension: how long one POST may take before it counts as timed out (and retried).
+    delivery_timeout: int | None = Field(None, alias=TIMEOUT_KEY)
     refresh_interval: int | None = Field(None, alias="event.poller.refresh_interval")
     event_poller_configuration: Pollers | None = Field(None, alias="event.poller.configuration")
     # The name the Open Connectors parameter table uses for the same object.
@@ -302,6 +305,11 @@ class InstanceConfiguration(BaseModel):
         if not 1 <= value <= MAX_REFRESH_MINUTES:
             raise ValueError(f"must be between 1 and {MAX_REFRESH_MINUTES} minutes, got {value}")
         return value
+
+    @field_validator("delivery_timeout", mode="before")
+    @classmethod
+    def _delivery_timeout(cls, value: Any) -> int | None:
+        return parse_timeout_seconds(value)
 
     @field_validator("event_poller_configuration", "resource_poller_configuration", mode="before")
     @classmethod

@@ -22,7 +22,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from bcpoller.delivery.event_log import Claimed, EventLog, Tally, log_time
-from bcpoller.delivery.policy import AttemptResult, Outcome, classify, is_last_attempt, retry_delay_seconds
+from bcpoller.delivery.policy import (
+    TIMEOUT_KEY,
+    AttemptResult,
+    Outcome,
+    classify,
+    is_last_attempt,
+    parse_timeout_seconds,
+    retry_delay_seconds,
+)
 from bcpoller.delivery.ports import Blobs, Claim, Instances, MetricsSink, Queue, Sender
 from bcpoller.delivery.signing import callback_headers
 from bcpoller.instances import SIGNING_SECRET, StoredInstance
@@ -201,7 +209,7 @@ class Deliverer:
             signing_secret=secrets.get(SIGNING_SECRET) or None,
         )
         try:
-            return await self._sender.post(url, body.encode(), headers)
+            return await self._sender.post(url, body.encode(), headers, timeout=_timeout_of(instance))
         except Exception as exc:
             # Whatever the sender did not foresee still ends as a recorded attempt with its
             # reason (and the retry schedule), never as an event left "delivering".
@@ -355,3 +363,11 @@ def _why_not_deliverable(instance: StoredInstance | None) -> str | None:
 def _scrub(text: str) -> str:
     """An exception's text without a URL's query or credentials (it is stored and shown)."""
     return re.sub(r"(https?://)[^\s'\"]*", r"\1…", text)[:200]
+
+
+def _timeout_of(instance: StoredInstance) -> int | None:
+    """The instance's POST deadline (validated when it was stored), None for the default."""
+    try:
+        return parse_timeout_seconds(instance.configuration.get(TIMEOUT_KEY))
+    except ValueError:
+        return None

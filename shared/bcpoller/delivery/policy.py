@@ -18,6 +18,34 @@ MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
 JITTER = 0.1  # +-10%: spreads a recovering endpoint's backlog instead of a thundering herd
 # SQS refuses a visibility timeout above 12 hours.
 MAX_VISIBILITY_SECONDS = 12 * 3600
+# Per instance, `event.notification.timeout_seconds` (our extension) sets how long one POST
+# may take; the stack's DELIVERY_TIMEOUT_SECONDS (15) is the default. The ceiling leaves the
+# batch room inside DeliveryFunction's 30 s timeout to record the outcome.
+TIMEOUT_KEY = "event.notification.timeout_seconds"
+MIN_TIMEOUT_SECONDS = 1
+MAX_TIMEOUT_SECONDS = 25
+
+
+def parse_timeout_seconds(value: object) -> int | None:
+    """The per-instance POST deadline: a whole number of seconds within the bounds (a digit
+    string is accepted, as Open Connectors bodies send numbers as strings), None when
+    empty. ValueError names the problem."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("must be a number of seconds, not a boolean")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    # isascii: str.isdigit and int() also take fullwidth and other scripts' digits.
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise ValueError(f"must be a whole number of seconds (or empty for the default), got {value!r}")
+    if not MIN_TIMEOUT_SECONDS <= value <= MAX_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"must be between {MIN_TIMEOUT_SECONDS} and {MAX_TIMEOUT_SECONDS} seconds, got {value}"
+        )
+    return value
 
 
 class Outcome(StrEnum):

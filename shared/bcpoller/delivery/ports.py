@@ -19,7 +19,11 @@ class Claim(StrEnum):
 
 
 class Sender(Protocol):
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult: ...
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, timeout: float | None = None
+    ) -> AttemptResult:
+        """One POST; ``timeout`` (seconds) bounds the whole attempt, None: the sender's default."""
+        ...
 
 
 class Instances(Protocol):

@@ -161,6 +161,18 @@ def test_bad_refresh_intervals_name_the_field(value: Any) -> None:
     assert "minutes" in found["configuration.event.poller.refresh_interval"]
 
 
+@pytest.mark.parametrize(("value", "expected"), [(1, 1), ("25", 25), (20.0, 20), ("", None), (None, None)])
+def test_delivery_timeout_forms(value: Any, expected: int | None) -> None:
+    cfg = parse_instance_body(body(**{"event.notification.timeout_seconds": value})).configuration
+    assert cfg.delivery_timeout == expected
+
+
+@pytest.mark.parametrize("value", [0, 26, -1, 2.5, "\uff11", True, "NaN", float("inf"), [5]])
+def test_bad_delivery_timeouts_name_the_field(value: Any) -> None:
+    found = problems(body(**{"event.notification.timeout_seconds": value}))
+    assert "seconds" in found["configuration.event.notification.timeout_seconds"]
+
+
 @pytest.mark.parametrize(("value", "expected"), [(True, True), ("true", True), ("false", False), ("", False)])
 def test_events_enabled_forms(value: Any, expected: bool) -> None:
     cfg = parse_instance_body(body(**{"event.notification.enabled": value})).configuration

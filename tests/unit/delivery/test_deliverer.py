@@ -73,9 +73,13 @@ class FakeSender:
     def __init__(self, result: AttemptResult | Exception) -> None:
         self.result = result
         self.posts: list[tuple[str, bytes, dict[str, str]]] = []
+        self.timeouts: list[float | None] = []
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, timeout: float | None = None
+    ) -> AttemptResult:
         self.posts.append((url, body, headers))
+        self.timeouts.append(timeout)
         if isinstance(self.result, Exception):
             raise self.result
         return self.result
@@ -347,3 +351,13 @@ def test_counters_are_written_once_the_last_outcome_is_known() -> None:
 
     assert asyncio.run(batch()) == [{("i-1", "2026-11-28T12"): {"delivered": 2, "failed": 0}}]
     assert len(rig.log.counted) == 1
+
+
+def test_the_instance_deadline_bounds_its_post() -> None:
+    default = Rig()
+    default.run()
+    own = Rig(inst=instance(configuration={"event.notification.timeout_seconds": "22"}))
+    own.run()
+    # None lets the sender use the stack's DELIVERY_TIMEOUT_SECONDS.
+    assert default.sender.timeouts == [None]
+    assert own.sender.timeouts == [22]
