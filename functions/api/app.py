@@ -57,7 +57,11 @@ def context() -> ApiContext:
             function_arn=settings.poll_function_arn,
             poll_now_url=settings.poll_now_url,
         ),
-        store=StoreGateway(api_base_url=settings.bc_api_base_url, login_base_url=settings.bc_login_base_url),
+        store=StoreGateway(
+            api_base_url=settings.bc_api_base_url,
+            login_base_url=settings.bc_login_base_url,
+            allow_loopback=settings.local_mode,
+        ),
         events=delivery.event_log,
         replayer=delivery.replayer(),
         cursors=CursorStats(table),

@@ -12,6 +12,7 @@ from bcpoller.adapters import aws
 from bcpoller.adapters.event_queue import SqsEventQueue
 from bcpoller.adapters.kms_crypto import KmsCrypto
 from bcpoller.adapters.poll_table import PollTable
+from bcpoller.adapters.store_transport import guarded_transport
 from bcpoller.connector.client import BigCommerceClient
 from bcpoller.connector.credentials import credentials_from_config
 from bcpoller.connector.errors import CredentialsError
@@ -30,12 +31,15 @@ class BigCommerceConnector:
     def open(self, configuration: dict[str, Any], *, deadline: float) -> BigCommerceClient:
         creds = credentials_from_config(configuration, api_base_url=self._api_base_url)
         try:
-            # Checked at every poll, not only when the instance was saved: a name that
-            # resolved to a public address then may point inside the network now.
-            assert_safe_url(creds.base_url, allow_loopback=self._allow_loopback)
+            # Checked at every poll, not only when the instance was saved. The name's DNS
+            # answer is judged by each connection (store_transport), where it is used: a
+            # name that resolved to a public address then may point inside the network now.
+            assert_safe_url(creds.base_url, allow_loopback=self._allow_loopback, resolve_host=False)
         except UnsafeUrlError as exc:
             raise CredentialsError([("store.url", str(exc))]) from None
-        return BigCommerceClient(creds, deadline=deadline)
+        return BigCommerceClient(
+            creds, deadline=deadline, transport=guarded_transport(allow_loopback=self._allow_loopback)
+        )
 
 
 def poll_deps(settings: Settings, *, metrics: MetricsSink | None = None) -> PollDeps:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from bcpoller.adapters.store_transport import guarded_transport
 from bcpoller.api.service import OAuthToken, StoreCheckFailed
 from bcpoller.connector.client import BigCommerceClient
 from bcpoller.connector.credentials import credentials_from_config, exchange_oauth_code
@@ -21,18 +22,28 @@ _CHECK_TIMEOUT = httpx.Timeout(8.0, connect=4.0)
 
 class StoreGateway:
     def __init__(
-        self, *, api_base_url: str, login_base_url: str, transport: httpx.BaseTransport | None = None
+        self,
+        *,
+        api_base_url: str,
+        login_base_url: str,
+        transport: httpx.BaseTransport | None = None,
+        allow_loopback: bool = False,
     ) -> None:
         self._api_base_url = api_base_url
         self._login_base_url = login_base_url
         self._transport = transport
+        self._allow_loopback = allow_loopback
+
+    def _guarded(self) -> httpx.BaseTransport:
+        # The caller checked the URL; the connection checks the address it really uses.
+        return self._transport or guarded_transport(allow_loopback=self._allow_loopback)
 
     def check(self, configuration: Mapping[str, Any]) -> datetime:
         try:
             creds = credentials_from_config(configuration, api_base_url=self._api_base_url)
             with BigCommerceClient(
                 creds,
-                transport=self._transport,
+                transport=self._guarded(),
                 timeout=_CHECK_TIMEOUT,
                 max_attempts=2,
                 max_429_attempts=2,
@@ -53,7 +64,7 @@ class StoreGateway:
     def exchange_oauth(self, configuration: Mapping[str, Any]) -> OAuthToken:
         try:
             with httpx.Client(
-                transport=self._transport, timeout=_CHECK_TIMEOUT, follow_redirects=False
+                transport=self._guarded(), timeout=_CHECK_TIMEOUT, follow_redirects=False
             ) as http:
                 grant = exchange_oauth_code(
                     http,
