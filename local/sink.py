@@ -204,6 +204,7 @@ class _Handler(QuietJsonHandler):
             "body": body,
             "raw_body": text,
             "signatures_valid": valid,
+            "delayed_ms": delay_ms,
         }
         with state.lock:
             state.deliveries.append(record)

@@ -129,8 +129,21 @@ class FakeEvents:
     def counts_since(
         self, instance_id: str, since: datetime, *, now: datetime | None = None
     ) -> dict[str, int]:
-        found = [e for e in self.items.values() if e["instanceId"] == instance_id]
+        # Bounded like the hourly counters: only events of [since, now] count.
+        assert now is None or since < now, (since, now)
+        found = [
+            e
+            for e in self.items.values()
+            if e["instanceId"] == instance_id and since <= _created(e) <= (now or datetime.now(UTC))
+        ]
         return {s: sum(1 for e in found if e["status"] == s) for s in ("delivered", "failed")}
+
+
+def _created(event: dict[str, Any]) -> datetime:
+    """A fake event's creation time: tests that count or replay must give one."""
+    value = event.get("createdAt")
+    assert value is not None, f"fake event {event.get('eventId')} has no createdAt"
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 class FakeReplayer:
@@ -149,6 +162,8 @@ class FakeReplayer:
     ) -> int:
         n = 0
         for e in self.events.items.values():
+            if (since and _created(e) < since) or (until and _created(e) > until):
+                continue
             if e["instanceId"] == instance_id and e["status"] == "failed":
                 e["status"] = "queued"
                 n += 1

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -422,7 +423,9 @@ def test_verify_checks_times_against_the_given_clock() -> None:
 
 def test_uninstall_stops_polling_erases_credentials_and_keeps_the_log(aw: AppWorld) -> None:
     app, instance_id = installed(aw)
-    aw.world.events.items["e1"] = {"instanceId": instance_id, "eventId": "e1", "status": "delivered"}
+    aw.world.events.items["e1"] = {
+        "instanceId": instance_id, "eventId": "e1", "status": "delivered", "createdAt": datetime.now(UTC).isoformat()
+    }  # fmt: skip
     status, page, _ = aw.call(
         "GET", f"/apps/{app['appId']}/uninstall", query={"signed_payload_jwt": aw.jwt()}
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -328,10 +329,12 @@ def test_status_events_retry_and_replay(world: World) -> None:
             "lastError": None,
         }
     ]
+    recent = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     for n, status in enumerate(["delivered", "failed", "failed", "queued"]):
         world.events.items[f"e{n}"] = {
             "instanceId": iid,
             "eventId": f"e{n}",
+            "createdAt": recent,
             "status": status,
             "attempts": [{"at": "2026-01-01T00:00:00Z", "statusCode": 500, "latencyMs": 12, "error": None}],
             "body": json.dumps({"message": {"eventId": f"e{n}"}}),
@@ -359,6 +362,25 @@ def test_status_events_retry_and_replay(world: World) -> None:
     assert call(world.app, "POST", f"/instances/{iid}/events/nope/retry", headers=ORG_A)[0] == 404
     status, data, _ = call(world.app, "POST", f"/instances/{iid}/events/replay", body={}, headers=ORG_A)
     assert status == 202 and data == {"replayed": 1}
+
+
+def test_status_counts_and_replay_keep_to_their_time_bounds(world: World) -> None:
+    iid = create(world)["id"]
+    now = datetime.now(UTC)
+    for n, (status, age_h) in enumerate([("delivered", 1), ("failed", 2), ("failed", 30), ("delivered", 25)]):
+        world.events.items[f"e{n}"] = {
+            "instanceId": iid, "eventId": f"e{n}", "status": status, "createdAt": now - timedelta(hours=age_h)
+        }  # fmt: skip
+    status, data, _ = call(world.app, "GET", f"/instances/{iid}/status", headers=ORG_A)
+    # Only the last 24 hours count.
+    assert status == 200 and (data["last24h"]["delivered"], data["last24h"]["failed"]) == (1, 1)
+    since = (now - timedelta(hours=3)).isoformat().replace("+00:00", "Z")
+    status, data, _ = call(
+        world.app, "POST", f"/instances/{iid}/events/replay", body={"since": since}, headers=ORG_A
+    )
+    # The 30-hour-old failure is outside the range the caller gave.
+    assert status == 202 and data == {"replayed": 1}
+    assert world.events.items["e2"]["status"] == "failed"
 
 
 @pytest.mark.parametrize(

@@ -261,11 +261,18 @@ class FakeQueue:
 
 
 class FakeCrypto:
-    def __init__(self) -> None:
+    """Decrypts only the instance's own ciphertext under its own id (KMS's encryption
+    context): an engine that passed another instance's id or blob would fail here."""
+
+    def __init__(self, ciphertext: bytes = b"ciphertext", instance_id: str = "inst-1") -> None:
         self.calls = 0
+        self._ciphertext = ciphertext
+        self._instance_id = instance_id
 
     def decrypt(self, ciphertext: bytes, instance_id: str) -> dict[str, Any]:
         self.calls += 1
+        if ciphertext != self._ciphertext or instance_id != self._instance_id:
+            raise ValueError(f"InvalidCiphertextException: not {self._instance_id}'s secrets ({instance_id!r})")
         return {"access.token": "tok-secret"}
 
 
