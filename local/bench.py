@@ -13,7 +13,18 @@ import importlib
 import time
 import traceback
 
-BENCHMARKS = ("connector", "poll", "delivery", "api", "stack", "cost", "coldstart", "requests", "soak", "faults")
+BENCHMARKS = (
+    "connector",
+    "poll",
+    "delivery",
+    "api",
+    "stack",
+    "cost",
+    "coldstart",
+    "requests",
+    "soak",
+    "faults",
+)
 
 
 def run(names: list[str], passthrough: list[str]) -> int:

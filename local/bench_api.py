@@ -11,7 +11,10 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -54,9 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         from tests.conftest import load_handler
         from tests.unit.api.helpers import Ctx, v2_event
 
-        started = time.perf_counter()
+        import_ms = _fresh_import_ms()
         api = load_handler("api")
-        import_ms = (time.perf_counter() - started) * 1000
         org = create_org(AuthTable(aws.table(get_settings().table_name)), "bench")
         auth = {"Authorization": org["authorization"]}
 
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             patch = {"configuration": {"event.poller.refresh_interval": 2}}
             figures["patch"].append(timed("PATCH", f"/instances/{iid}", patch)[0])
         list_ms = [timed("GET", "/instances")[0] for _ in range(5)]
-        print(f"handler import (cold start share): {import_ms:.0f} ms")
+        print(f"handler import in a fresh process (cold start share): {import_ms:.0f} ms")
 
         def row(name: str, v: list[float]) -> str:
             return f"{name:<22} n={len(v):<4} p50={statistics.median(v):6.1f} ms  p95={_pct(v, 0.95):6.1f} ms"
@@ -104,6 +106,25 @@ def main(argv: list[str] | None = None) -> int:
         store.stop()
         moto.stop()
     return 0
+
+
+def _fresh_import_ms() -> float:
+    """The API handler's import timed in a new interpreter with this environment (the
+    layer on sys.path, as in Lambda): in this process the benchmark's own imports have
+    already loaded most of what the handler needs."""
+    root = Path(__file__).resolve().parent.parent
+    app = root / "functions" / "api" / "app.py"
+    code = (
+        "import importlib.util, sys, time\n"
+        "t = time.perf_counter()\n"
+        f"sys.path.insert(0, {str(root / 'shared')!r})\n"
+        f"spec = importlib.util.spec_from_file_location('app', {str(app)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print((time.perf_counter() - t) * 1000)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    return float(run.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
