@@ -292,6 +292,9 @@ class FakeInstances:
     def secrets(self, instance: Any) -> dict[str, Any]:
         return dict(self._secrets)  # KMS: decrypted once per container, then cached
 
+    def cached_secrets(self, instance: Any) -> dict[str, Any] | None:
+        return dict(self._secrets)  # a warm container's cache
+
     def turn_off_notifications(self, instance_id: str, reason: str) -> None:
         raise AssertionError("the receiver answers 204")
 

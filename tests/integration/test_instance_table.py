@@ -46,7 +46,11 @@ def test_round_trip_keeps_secrets_encrypted(stack: StackResources) -> None:
 
     got = table.get("i-1")
     assert got.configuration == {"store.url": "http://127.0.0.1:8081/stores/abc", "pageSize": 1.5, "x": ""}
+    crypto._cache.clear()
+    assert crypto.cached(got.secrets, "i-1") is None  # not decrypted by this process yet
     assert crypto.decrypt(got.secrets, "i-1") == {"access.token": "tok-SECRET"}
+    assert crypto.cached(got.secrets, "i-1") == {"access.token": "tok-SECRET"}
+    assert crypto.cached(got.secrets, "i-2") is None  # the cache is keyed by the context too
     assert got.full_configuration(crypto.decrypt(got.secrets, "i-1"))["access.token"] == "tok-SECRET"
     assert masked_configuration(got.configuration, {"access.token"})["access.token"] == MASK
     with pytest.raises(Exception, match=r"InvalidCiphertext|AccessDenied|Invalid"):

@@ -262,9 +262,7 @@ class CallbackSender:
                 None, elapsed(), f"callback host is a non-public address at connect time: {exc}"[:300]
             )
         except (httpx.TimeoutException, TimeoutError):
-            return AttemptResult(
-                None, elapsed(), f"timed out after {deadline_s:g} s", retryable_error=True
-            )
+            return AttemptResult(None, elapsed(), f"timed out after {deadline_s:g} s", retryable_error=True)
         except httpx.TransportError as exc:
             return AttemptResult(
                 None, elapsed(), f"connection error ({type(exc).__name__})", retryable_error=True

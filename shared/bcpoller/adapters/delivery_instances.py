@@ -25,6 +25,9 @@ class DeliveryInstances:
     def secrets(self, instance: StoredInstance) -> dict[str, Any]:
         return self._crypto.decrypt(instance.secrets, instance.instance_id)
 
+    def cached_secrets(self, instance: StoredInstance) -> dict[str, Any] | None:
+        return self._crypto.cached(instance.secrets, instance.instance_id)
+
     def turn_off_notifications(self, instance_id: str, reason: str) -> None:
         try:
             self._table.update_fields(

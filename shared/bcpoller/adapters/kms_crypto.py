@@ -32,10 +32,21 @@ class KmsCrypto:
         )["CiphertextBlob"]
         return bytes(blob)
 
+    @staticmethod
+    def _digest(ciphertext: bytes, instance_id: str) -> str:
+        return hashlib.sha256(instance_id.encode() + b"\0" + ciphertext).hexdigest()
+
+    def cached(self, ciphertext: bytes, instance_id: str) -> dict[str, Any] | None:
+        """The secrets if this process already decrypted them (no KMS call), else None."""
+        if not ciphertext:
+            return {}
+        found = self._cache.get(self._digest(ciphertext, instance_id))
+        return dict(found) if found is not None else None
+
     def decrypt(self, ciphertext: bytes, instance_id: str) -> dict[str, Any]:
         if not ciphertext:
             return {}
-        digest = hashlib.sha256(instance_id.encode() + b"\0" + ciphertext).hexdigest()
+        digest = self._digest(ciphertext, instance_id)
         cached = self._cache.get(digest)
         if cached is not None:
             return dict(cached)

@@ -22,7 +22,7 @@ from bcpoller.config.errors import ConfigError, FieldProblem, join_path
 from bcpoller.config.hub import NativeRequest, lower_bound_clause, parse_hub_url, to_native_request
 from bcpoller.config.javadate import compile_pattern, parse_record_date, resolve_zone
 from bcpoller.config.macros import MACRO_MARK, check_macros, mark_macros, render_url
-from bcpoller.delivery.policy import TIMEOUT_KEY, parse_timeout_seconds
+from bcpoller.delivery.policy import parse_timeout_seconds
 
 ELEMENT_KEY = "bigcommerce"
 MAX_REFRESH_MINUTES = 1440
@@ -257,7 +257,7 @@ class InstanceConfiguration(BaseModel):
     callback_url: str | None = Field(None, alias="event.notification.callback.url")
     signature_key: SecretStr | None = Field(None, alias="event.notification.signature.key")
     # Our extension: how long one POST may take before it counts as timed out (and retried).
-    delivery_timeout: int | None = Field(None, alias=TIMEOUT_KEY)
+    delivery_timeout: int | None = Field(None, alias="event.notification.timeout_seconds")
     refresh_interval: int | None = Field(None, alias="event.poller.refresh_interval")
     event_poller_configuration: Pollers | None = Field(None, alias="event.poller.configuration")
     # The name the Open Connectors parameter table uses for the same object.

@@ -194,7 +194,10 @@ class Deliverer:
     async def _attempt(
         self, message: QueueMessage, instance: StoredInstance, body: str, started: datetime
     ) -> AttemptResult:
-        secrets = await asyncio.to_thread(self._instances.secrets, instance)
+        # Warm containers have them decrypted: no worker-thread hop (and GIL hand-off) per event.
+        secrets = self._instances.cached_secrets(instance)
+        if secrets is None:
+            secrets = await asyncio.to_thread(self._instances.secrets, instance)
         url = instance.callback_url or ""
         try:
             # Scheme and literal addresses here; the connection itself resolves the host

@@ -31,6 +31,10 @@ class Instances(Protocol):
 
     def secrets(self, instance: StoredInstance) -> dict[str, Any]: ...
 
+    def cached_secrets(self, instance: StoredInstance) -> dict[str, Any] | None:
+        """The secrets when this container already decrypted them, without I/O; else None."""
+        ...
+
     def turn_off_notifications(self, instance_id: str, reason: str) -> None: ...
 
 

@@ -423,8 +423,9 @@ def test_verify_checks_times_against_the_given_clock() -> None:
 
 def test_uninstall_stops_polling_erases_credentials_and_keeps_the_log(aw: AppWorld) -> None:
     app, instance_id = installed(aw)
+    created = datetime.now(UTC).isoformat()
     aw.world.events.items["e1"] = {
-        "instanceId": instance_id, "eventId": "e1", "status": "delivered", "createdAt": datetime.now(UTC).isoformat()
+        "instanceId": instance_id, "eventId": "e1", "status": "delivered", "createdAt": created
     }  # fmt: skip
     status, page, _ = aw.call(
         "GET", f"/apps/{app['appId']}/uninstall", query={"signed_payload_jwt": aw.jwt()}

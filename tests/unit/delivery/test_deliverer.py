@@ -31,7 +31,12 @@ class FakeInstances:
         return self.instance
 
     def secrets(self, instance: StoredInstance) -> dict[str, Any]:
+        self.decrypted = getattr(self, "decrypted", 0) + 1
         return dict(SECRETS)
+
+    def cached_secrets(self, instance: StoredInstance) -> dict[str, Any] | None:
+        # Cold until the first decrypt, as KmsCrypto's per-process cache.
+        return dict(SECRETS) if getattr(self, "decrypted", 0) else None
 
     def turn_off_notifications(self, instance_id: str, reason: str) -> None:
         self.turned_off.append((instance_id, reason))
@@ -361,3 +366,12 @@ def test_the_instance_deadline_bounds_its_post() -> None:
     # None lets the sender use the stack's DELIVERY_TIMEOUT_SECONDS.
     assert default.sender.timeouts == [None]
     assert own.sender.timeouts == [22]
+
+
+def test_a_warm_container_signs_with_its_cached_secrets() -> None:
+    rig = Rig()
+    rig.run()
+    rig.run(message(eventId="e-2"))
+    # Decrypted once (the cold record), then read from the container's cache.
+    assert rig.instances.decrypted == 1  # type: ignore[attr-defined]
+    assert all("webhook-signature" in headers for _, _, headers in rig.sender.posts)

@@ -272,7 +272,7 @@ class FakeCrypto:
     def decrypt(self, ciphertext: bytes, instance_id: str) -> dict[str, Any]:
         self.calls += 1
         if ciphertext != self._ciphertext or instance_id != self._instance_id:
-            raise ValueError(f"InvalidCiphertextException: not {self._instance_id}'s secrets ({instance_id!r})")
+            raise ValueError(f"InvalidCiphertextException: not {self._instance_id}'s ({instance_id!r})")
         return {"access.token": "tok-secret"}
 
 

@@ -80,7 +80,8 @@ def test_a_store_name_that_now_points_inside_is_refused_at_poll_time(monkeypatch
 def test_a_literal_inside_address_is_refused_before_any_connection() -> None:
     connector = BigCommerceConnector("https://api.bigcommerce.com")
     with pytest.raises(CredentialsError, match=r"store\.url: .*metadata"):
-        connector.open({**LEGACY, "store.url": "https://169.254.169.254/api/v2"}, deadline=time.monotonic() + 5)
+        inside = {**LEGACY, "store.url": "https://169.254.169.254/api/v2"}
+        connector.open(inside, deadline=time.monotonic() + 5)
 
 
 def test_the_connection_goes_to_the_address_that_was_judged(
