@@ -277,6 +277,16 @@ def build_app(
         until: Annotated[datetime | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
         nextToken: Annotated[str | None, Query(max_length=2048)] = None,
+        objectId: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=128,
+                description="Only this object's events (every match of the part of the log read; "
+                "a nextToken means more of the log is unread)",
+            ),
+        ] = None,
+        objectType: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     ) -> EventPage:
         return svc().list_events(
             principal(),
@@ -286,6 +296,8 @@ def build_app(
             until=until,
             limit=limit,
             next_token=nextToken,
+            object_id=objectId,
+            object_type=objectType,
         )
 
     @app.post(

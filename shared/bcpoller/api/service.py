@@ -134,6 +134,8 @@ class EventLogReader(Protocol):
         until: datetime | None = None,
         limit: int = 50,
         next_token: str | None = None,
+        object_id: str | None = None,
+        object_type: str | None = None,
     ) -> tuple[list[Any], str | None]: ...
 
     def get(self, instance_id: str, event_id: str) -> Any: ...
@@ -374,13 +376,24 @@ class InstanceService:
         until: datetime | None,
         limit: int,
         next_token: str | None,
+        object_id: str | None = None,
+        object_type: str | None = None,
     ) -> EventPage:
         visible_instance(principal, self.instances, instance_id)
         if since and until and since > until:
             raise BadRequest("since is after until", [("since", "must not be after until")])
+        if object_type and not object_id:
+            raise BadRequest("objectType needs objectId", [("objectId", "required with objectType")])
         try:
             items, token = self.events.list(
-                instance_id, status=status, since=since, until=until, limit=limit, next_token=next_token
+                instance_id,
+                status=status,
+                since=since,
+                until=until,
+                limit=limit,
+                next_token=next_token,
+                object_id=object_id,
+                object_type=object_type,
             )
         except ValueError as exc:
             raise BadRequest("the event query is not valid", [_query_problem(exc)]) from None
