@@ -138,3 +138,11 @@ class Accepted(BaseModel):
 class EventsSwitch(BaseModel):
     instanceId: str
     eventsEnabled: bool
+
+
+class SigningSecretRotated(BaseModel):
+    instanceId: str
+    signingSecret: str = Field(description="The new Standard Webhooks secret (whsec_...): shown only here")
+    previousValidUntil: datetime | None = Field(
+        description="Until then the replaced secret signs too (a second v1 signature in webhook-signature)"
+    )

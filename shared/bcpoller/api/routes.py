@@ -46,6 +46,7 @@ from bcpoller.api.models import (
     InstanceStatus,
     Replayed,
     ReplayRequest,
+    SigningSecretRotated,
 )
 from bcpoller.api.service import InstanceService
 
@@ -332,6 +333,15 @@ def build_app(
     def retry_event(instance_id: InstanceId, event_id: EventId) -> Response[Accepted]:
         accepted = svc().retry_event(principal(), instance_id, event_id)
         return Response(202, content_types.APPLICATION_JSON, accepted)
+
+    @app.post(
+        "/instances/<instance_id>/signing-secret/rotate",
+        summary="Replace the signing secret: the new one is shown once, the old one signs 24 h more",
+        responses=_responses(200, "The new secret", _NOT_FOUND),
+        tags=["instances"],
+    )
+    def rotate_signing_secret(instance_id: InstanceId) -> SigningSecretRotated:
+        return svc().rotate_signing_secret(principal(), instance_id)
 
     @app.get(
         "/catalog",

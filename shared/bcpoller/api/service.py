@@ -33,10 +33,14 @@ from bcpoller.api.models import (
     InstanceStatus,
     Replayed,
     ResourceStatus,
+    SigningSecretRotated,
 )
 from bcpoller.instances import (
     MASK,
+    PREVIOUS_SIGNING_SECRET,
+    PREVIOUS_SIGNING_UNTIL,
     SECRET_CONFIG_KEYS,
+    SIGNING_KEYS,
     SIGNING_SECRET,
     StoredInstance,
     masked_configuration,
@@ -161,6 +165,10 @@ class CursorReader(Protocol):
 BodyParser = Callable[[dict[str, Any]], ParsedFacts]
 
 
+# How long the secret a rotation replaced keeps signing beside the new one.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
 @dataclass
 class InstanceService:
     instances: InstanceStore
@@ -270,6 +278,8 @@ class InstanceService:
 
         public, secret = split_secrets(merged)
         secret[SIGNING_SECRET] = stored_secrets.get(SIGNING_SECRET, "")
+        # A rotation's overlap survives an edit.
+        secret.update({k: stored_secrets[k] for k in SIGNING_KEYS[1:] if k in stored_secrets})
         minutes = facts.refresh_minutes or self.default_refresh_minutes
         fields: dict[str, Any] = {
             "name": name,
@@ -428,6 +438,29 @@ class InstanceService:
         if since and until and since > until:
             raise BadRequest("since is after until", [("since", "must not be after until")])
         return Replayed(replayed=self.replayer.replay_failed(instance_id, since=since, until=until))
+
+    def rotate_signing_secret(self, principal: Principal, instance_id: str) -> SigningSecretRotated:
+        """A new signing secret, returned once; the replaced one signs too until
+        ``previousValidUntil`` (ROTATION_OVERLAP), then no more."""
+        principal.require_org()
+        instance = visible_instance(principal, self.instances, instance_id)
+        stored = self.crypto.decrypt(instance.secrets, instance_id)
+        now = self.clock().astimezone(UTC)
+        until = now + ROTATION_OVERLAP
+        new_secret = "whsec_" + base64.b64encode(secrets_module.token_bytes(32)).decode()
+        rotated = {**stored, SIGNING_SECRET: new_secret}
+        if stored.get(SIGNING_SECRET):
+            rotated[PREVIOUS_SIGNING_SECRET] = stored[SIGNING_SECRET]
+            rotated[PREVIOUS_SIGNING_UNTIL] = until.isoformat()
+        else:
+            rotated.pop(PREVIOUS_SIGNING_SECRET, None)
+            rotated.pop(PREVIOUS_SIGNING_UNTIL, None)
+        self.instances.update_fields(instance_id, {"secrets": self.crypto.encrypt(rotated, instance_id)})
+        return SigningSecretRotated(
+            instanceId=instance_id,
+            signingSecret=new_secret,
+            previousValidUntil=until if stored.get(SIGNING_SECRET) else None,
+        )
 
     # -- helpers ---------------------------------------------------------------------
 

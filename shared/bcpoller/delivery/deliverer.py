@@ -24,7 +24,7 @@ from aws_lambda_powertools import Logger
 from bcpoller.delivery.event_log import Claimed, EventLog, Tally, log_time
 from bcpoller.delivery.policy import AttemptResult, Outcome, classify, is_last_attempt, retry_delay_seconds
 from bcpoller.delivery.ports import Blobs, Claim, Instances, MetricsSink, Queue, Sender
-from bcpoller.delivery.signing import callback_headers
+from bcpoller.delivery.signing import callback_headers, previous_signing
 from bcpoller.instances import SIGNING_SECRET, StoredInstance
 from bcpoller.messages import QueueMessage
 from bcpoller.security.ssrf import UnsafeUrlError
@@ -194,11 +194,14 @@ class Deliverer:
             self._guard(url)
         except UnsafeUrlError as exc:
             return AttemptResult(status_code=None, latency_ms=0, error=f"callback URL refused: {exc}"[:300])
+        previous_secret, previous_until = previous_signing(secrets)
         headers = callback_headers(
             event_id=message.event_id,
             body=body,
             signature_key=secrets.get(SIGNATURE_KEY) or None,
             signing_secret=secrets.get(SIGNING_SECRET) or None,
+            previous_secret=previous_secret,
+            previous_until=previous_until,
         )
         try:
             return await self._sender.post(url, body.encode(), headers)
