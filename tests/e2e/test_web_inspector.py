@@ -256,3 +256,44 @@ def test_a_time_shows_its_zone_and_the_inspector_screenshot(
         INSPECTOR_SCREENSHOT if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path / INSPECTOR_SCREENSHOT.name
     )
     web.locator("section[aria-labelledby='events-title']").screenshot(path=str(target))
+
+
+def test_every_form_error_appears_in_one_submit_beside_its_field(
+    web: Page,  # noqa: F811
+    web_stack: dict[str, Any],  # noqa: F811
+) -> None:
+    sign_in_by_keyboard(web, web_stack["api"], *secrets_from(web_stack["authorization"]))
+    web.get_by_role("link", name="New instance").first.click()
+    expect(web.get_by_role("heading", name="New instance")).to_be_visible()
+    # Four problems of three kinds: the page's own (name, resources), the URL guard's
+    # (callback) and the store's (a token it refuses).
+    web.get_by_label("Store hash").fill(web_stack["store_hash"])
+    web.get_by_label("Access token").fill("not-the-token")
+    web.get_by_label("Callback URL").fill("ftp://nowhere.example/hook")
+    web.get_by_role("button", name="Create Instance").click()
+
+    def error_of(field: str) -> Any:
+        return web.locator(f'[data-field="{field}"] > .field-error')
+
+    expect(error_of("name")).to_have_text("is required")
+    expect(error_of("configuration.event.poller.configuration")).to_have_text(
+        "tick at least one resource to poll"
+    )
+    expect(error_of("configuration.event.notification.callback.url")).not_to_be_empty()
+    expect(error_of("configuration.access.token")).not_to_be_empty()
+    summary = web.locator(".error-summary")
+    expect(summary).to_contain_text("4 things to correct")
+    text = summary.inner_text() + " ".join(web.locator(".field-error").all_inner_texts())
+    assert "null" not in text and "configuration." not in text and "problem(s)" not in text, text
+    expect(web.get_by_role("heading", name="Instance created")).to_have_count(0)
+
+
+def test_sign_in_explains_the_secrets_and_takes_a_pasted_authorization_value(
+    web: Page,  # noqa: F811
+    web_stack: dict[str, Any],  # noqa: F811
+) -> None:
+    web.goto(f"{web_stack['api']}/")
+    expect(web.locator(".signin-where")).to_contain_text("make create-org")
+    web.get_by_label("User secret").fill(web_stack["authorization"])
+    web.get_by_role("button", name="Sign in").click()
+    expect(web.get_by_role("heading", name="Instances", exact=True)).to_be_visible()

@@ -287,6 +287,11 @@
       { class: "card narrow", novalidate: true, "aria-labelledby": "signin-title" },
       h("h1", { id: "signin-title" }, "Sign in"),
       h("p", { class: "hint" }, "Your secrets stay in this browser tab only and are sent in the Authorization header."),
+      h(
+        "p",
+        { class: "hint signin-where" },
+        "Where they come from: `make create-org` prints an organization's two secrets once. With `make run`, they are the “authorization” value in .local/stack.json (the terminal prints its path). You may paste that whole value (User …, Organization …) into either field.",
+      ),
       user.wrap,
       org.wrap,
       error,
@@ -296,6 +301,11 @@
       event.preventDefault();
       error.textContent = "";
       const credentials = { user: user.input.value.trim(), org: org.input.value.trim() };
+      // A pasted whole Authorization value ("User u, Organization o") fills both.
+      for (const text of [credentials.user, credentials.org]) {
+        const whole = parseAuthorization(text);
+        if (whole) Object.assign(credentials, whole);
+      }
       if (!credentials.user || !credentials.org) {
         error.textContent = "Enter both the user secret and the organization secret.";
         return;
@@ -314,6 +324,14 @@
     });
     view("Sign in", form);
     user.input.focus();
+  }
+
+  /** {user, org} from "User u, Organization o" (what `make create-org` and the stack
+   * file print), or null when the text is a single secret. */
+  function parseAuthorization(text) {
+    const user = text.match(/(?:^|[\s,])User\s+([^,\s]+)/);
+    const org = text.match(/(?:^|[\s,])Organization\s+([^,\s]+)/);
+    return user && org ? { user: user[1], org: org[1] } : null;
   }
 
   // ---------------------------------------------------------------- instances list
@@ -525,10 +543,15 @@
     if (!errors.length && !message) return;
     const items = [];
     const grouped = new Map();
+    const seen = new Set();
     for (const err of errors) {
       const path = normalisePath(err.field);
       const wrap = path ? wrapperFor(form, path) : null;
-      const text = err.problem || err.message || "is not valid";
+      const text = inWords(form, textOf(err.problem) || textOf(err.message) || "is not valid");
+      // The page's own check and the API's may say the same of one field: once is enough.
+      const key = `${wrap ? wrap.dataset.field : path}|${text}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       if (wrap) {
         // The advanced JSON editors hide inside <details>: open it so the error is seen.
         const details = wrap.closest("details");
@@ -544,15 +567,45 @@
           "li",
           {},
           target
-            ? h("a", { href: `#${target.id}`, onclick: (e) => (e.preventDefault(), target.focus()) }, `${path}: ${text}`)
-            : `${path || "request"}: ${text}`,
+            ? h("a", { href: `#${target.id}`, onclick: (e) => (e.preventDefault(), target.focus()) }, `${labelOf(wrap)}: ${text}`)
+            : path
+              ? `${inWords(form, path.replace(/^configuration\./, ""))}: ${text}`
+              : text,
         ),
       );
     }
     for (const [wrap, list] of grouped) setFieldError(wrap, list.join("; "));
-    summary.append(h("p", {}, message || "Please correct the errors below."), items.length ? h("ul", {}, items) : null);
+    // The API's summary names a count of "problem(s)" of "the instance body": say it for people.
+    const headline = items.length
+      ? `${items.length === 1 ? "One thing" : `${items.length} things`} to correct, each shown beside its field:`
+      : textOf(message) || "The request was refused; nothing was saved.";
+    summary.append(h("p", {}, headline), items.length ? h("ul", {}, items) : null);
     summary.hidden = false;
     summary.focus();
+  }
+
+  /** Text of an API value, never "null" or "undefined". */
+  function textOf(value) {
+    if (value === undefined || value === null) return "";
+    const text = String(value).trim();
+    return text === "null" || text === "undefined" ? "" : text;
+  }
+
+  function labelOf(wrap) {
+    return wrap.querySelector("label, legend")?.textContent?.trim() || wrap.dataset.field;
+  }
+
+  /** Configuration keys in an API problem ("event.notification.enabled") named by the
+   * form's labels ("“Deliver events”") instead. */
+  function inWords(form, text) {
+    let out = text;
+    const wraps = [...form.querySelectorAll("[data-field]")].filter((w) => !w.closest("[hidden]"));
+    wraps.sort((a, b) => b.dataset.field.length - a.dataset.field.length);
+    for (const wrap of wraps) {
+      const key = wrap.dataset.field.replace(/^configuration\./, "");
+      if (key.includes(".") && out.includes(key)) out = out.split(`configuration.${key}`).join(key).split(key).join(`“${labelOf(wrap)}”`);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- create / edit form
@@ -704,7 +757,17 @@
       hint: secretHint,
       autocomplete: "off",
     });
-    const tokenGroup = h("div", { class: "cred-group" }, storeHash.wrap, accessToken.wrap);
+    // An API account's store is named by its hash alone; its URL only when it is not at
+    // BigCommerce's usual API address (the same key as the legacy store URL).
+    const tokenStoreUrl = field({
+      label: "Store API URL (optional)",
+      name: "store.url",
+      type: "url",
+      apiField: "configuration.store.url",
+      value: !legacy && config["store.hash"] ? config["store.url"] ?? "" : "",
+      hint: "The store hash is enough. Give a URL only for a store reached at another API address, e.g. https://api.bigcommerce.com/stores/abc123.",
+    });
+    const tokenGroup = h("div", { class: "cred-group" }, storeHash.wrap, accessToken.wrap, tokenStoreUrl.wrap);
     const legacyGroup = h("div", { class: "cred-group" }, storeUrl.wrap, username.wrap, password.wrap);
     const oauthGroup = oauthAppNote(editing, config);
     const syncMode = () => {
@@ -818,11 +881,12 @@
       } else {
         put("store.hash", storeHash.input.value.trim());
         put("access.token", accessToken.input.value.trim());
+        put("store.url", tokenStoreUrl.input.value.trim());
       }
       if (editing && !modeOauth.checked) {
         // Switching credential kind: PATCH removes a key given as null.
         const unused = modeLegacy.checked ? ["store.hash", "access.token"] : ["store.url", "username", "password"];
-        for (const key of unused) if (key in config) configuration[key] = null;
+        for (const key of unused) if (key in config && !(key in configuration)) configuration[key] = null;
       }
       configuration["event.notification.enabled"] = enabled.input.checked;
       put("event.notification.callback.url", callback.input.value.trim());
@@ -839,10 +903,8 @@
       if (enabled.input.checked && !errors.length && !Object.keys(pollerConfig).length) {
         local.push({ field: "configuration.event.poller.configuration", problem: "tick at least one resource to poll" });
       }
-      if (local.length) {
-        showErrors(form, summary, local);
-        return;
-      }
+      // Nothing is held back for a second round: the API checks the rest of the body (and
+      // the store's credentials) and its verdict is shown with the page's own, together.
       const body = {
         name: name.input.value.trim(),
         tags: tags.input.value
@@ -852,6 +914,26 @@
         configuration,
       };
       await whileBusy(submit, async () => {
+        if (local.length && !editing) {
+          // The page found problems: nothing is made, but the API is asked what else it
+          // would refuse, so every problem shows after this one submit.
+          let remote = [];
+          try {
+            // A missing name is the page's to report; the rest of the body is still checked.
+            await api("POST", "instances/check", { element: { key: "bigcommerce" }, ...body, name: body.name || "unnamed" });
+          } catch (err) {
+            remote = err.errors.length ? err.errors : [{ field: "", problem: textOf(err.message) }];
+          }
+          // Where the page already said what is wrong with a field, its words stand.
+          const said = local.map((e) => normalisePath(e.field));
+          remote = remote.filter((e) => !said.some((f) => f && normalisePath(e.field).startsWith(f)));
+          showErrors(form, summary, [...local, ...remote]);
+          return;
+        }
+        if (local.length) {
+          showErrors(form, summary, local);
+          return;
+        }
         try {
           if (editing) {
             await api("PATCH", `instances/${encodeURIComponent(instanceId)}`, body);
@@ -862,7 +944,7 @@
             showCreated(created);
           }
         } catch (err) {
-          showErrors(form, summary, err.errors, err.message);
+          showErrors(form, summary, [...local, ...err.errors], local.length ? "" : err.message);
         }
       });
     });

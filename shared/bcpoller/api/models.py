@@ -146,3 +146,7 @@ class SigningSecretRotated(BaseModel):
     previousValidUntil: datetime | None = Field(
         description="Until then the replaced secret signs too (a second v1 signature in webhook-signature)"
     )
+
+
+class InstanceCheck(BaseModel):
+    valid: bool = Field(description="True: create would accept this body now")

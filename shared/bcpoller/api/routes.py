@@ -39,6 +39,7 @@ from bcpoller.api.models import (
     EventPage,
     EventsSwitch,
     EventStatus,
+    InstanceCheck,
     InstanceCreate,
     InstanceCreated,
     InstanceOut,
@@ -188,6 +189,15 @@ def build_app(
     def create_instance(body: InstanceCreate) -> Response[InstanceCreated]:
         created = svc().create(principal(), body)
         return Response(201, content_types.APPLICATION_JSON, created)
+
+    @app.post(
+        "/instances/check",
+        summary="Check a new instance's body as create would (every problem at once), making nothing",
+        responses=_responses(200, "Create would accept it", {400: _err("Every problem of the body")}),
+        tags=["instances"],
+    )
+    def check_instance(body: InstanceCreate) -> InstanceCheck:
+        return svc().check_new(principal(), body)
 
     @app.get(
         "/instances",

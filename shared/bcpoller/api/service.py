@@ -26,6 +26,7 @@ from bcpoller.api.models import (
     EventOut,
     EventPage,
     EventsSwitch,
+    InstanceCheck,
     InstanceCreate,
     InstanceCreated,
     InstanceOut,
@@ -190,7 +191,7 @@ class InstanceService:
         principal.require_org()
         raw = body.model_dump(mode="json")
         configuration = dict(body.configuration)
-        facts = self._validate(raw)
+        facts = self._validate_with_store(raw, configuration)
         configuration = self._install_oauth(configuration)
         store_time = self._check_store(configuration)
 
@@ -439,6 +440,45 @@ class InstanceService:
             raise BadRequest("since is after until", [("since", "must not be after until")])
         return Replayed(replayed=self.replayer.replay_failed(instance_id, since=since, until=until))
 
+    def check_new(self, principal: Principal, body: InstanceCreate) -> InstanceCheck:
+        """What create would say of this body, without making anything (the page's
+        form asks while it still has problems of its own to show)."""
+        principal.require_org()
+        raw = body.model_dump(mode="json")
+        configuration = dict(body.configuration)
+        self._validate_with_store(raw, configuration)
+        if not configuration.get("oauth.code"):
+            self._check_store(configuration)
+        return InstanceCheck(valid=True)
+
+    def _validate_with_store(self, raw: dict[str, Any], configuration: dict[str, Any]) -> ParsedFacts:
+        """Every problem of a new instance's body in one answer: when the body has
+        problems but its credentials are complete and passed the URL guard, the store
+        is asked too, so its refusal is not held back for a second round."""
+        try:
+            return self._validate(raw)
+        except BadRequest as exc:
+            problems = [(e.field, e.problem) for e in exc.errors]
+            touched = {_cfg(k) for k in CREDENTIAL_KEYS}
+            if (
+                problems
+                and not configuration.get("oauth.code")
+                and not any(f in touched for f, _ in problems)
+            ):
+                # The store's own address only: nothing else of a refused body goes out.
+                store_part = {k: v for k, v in configuration.items() if k != CALLBACK_URL}
+                try:
+                    self.store.check(store_part)
+                except StoreCheckFailed as failed:
+                    problems.extend(
+                        _cfg_all(failed.problems)
+                        or [(_cfg(_credential_field(configuration)), failed.message)]
+                    )
+            if not problems:
+                raise
+            unique = list(dict.fromkeys(problems))
+            raise BadRequest(f"the instance body has {len(unique)} problem(s)", unique) from None
+
     def rotate_signing_secret(self, principal: Principal, instance_id: str) -> SigningSecretRotated:
         """A new signing secret, returned once; the replaced one signs too until
         ``previousValidUntil`` (ROTATION_OVERLAP), then no more."""
@@ -560,6 +600,11 @@ def _require_credentials_for_new_host(
 def _cfg(key: str) -> str:
     """Configuration problems are named by their path in the body, as the model names them."""
     return key if key.startswith("configuration.") else f"configuration.{key}"
+
+
+def _credential_field(configuration: Mapping[str, Any]) -> str:
+    """The field a store's refusal without a field belongs to: the store's address as given."""
+    return STORE_URL if configuration.get(STORE_URL) and not configuration.get("store.hash") else "store.hash"
 
 
 def _cfg_all(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
