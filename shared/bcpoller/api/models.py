@@ -97,6 +97,7 @@ class Attempt(BaseModel):
     statusCode: int | None = None
     latencyMs: float | None = None
     error: str | None = None
+    response: str | None = Field(None, description="The first 2 KB of a non-2xx answer's body")
 
 
 class EventOut(BaseModel):

@@ -230,6 +230,9 @@ class Deliverer:
             "latencyMs": result.latency_ms,
             "error": result.error,
         }
+        if result.response_head and outcome is not Outcome.DELIVERED:
+            # Only a refusal's (first 2 KB): what the receiver said is how to fix it.
+            attempt["response"] = result.response_head
         self._metrics.add_metric("AttemptLatency", "Milliseconds", result.latency_ms)
         log_extra = {"eventId": event_id, "instanceId": instance_id, "attempt": receive_count}
         if outcome is Outcome.DELIVERED:

@@ -1,8 +1,9 @@
 """The per-event delivery log: what happened to each event, and its body for replay.
 
 Status flow: queued (replay) -> delivering -> delivered | retrying -> ... | failed.
-Each attempt is {at, statusCode, latencyMs, error}; error is short and never holds a
-secret (no URL, no headers, no response body).
+Each attempt is {at, statusCode, latencyMs, error} and, for a non-2xx answer only,
+``response`` (the first 2 KB of the receiver's body: what it said is how to fix it); error
+is short and never holds a secret (no URL, no headers).
 
 The event item is also the delivery's idempotency record: the claim before the POST is
 one conditional write on it (refused while another attempt holds a live claim, or once
