@@ -88,10 +88,12 @@ def write_events(
     *,
     start: datetime,
     failed: set[int] = frozenset(),
+    retrying: set[int] = frozenset(),
     first: int = 0,
 ) -> list[str]:
     """Orders ``first``..``first+count-1`` changed a second apart, each delivered on its
-    first attempt except those in ``failed`` (the receiver answered 500 and gave up)."""
+    first attempt except those in ``failed`` (the receiver answered 500 and gave up) and
+    ``retrying`` (503, next attempt in 10 minutes)."""
     ids = []
     for i in range(first, first + count):
         changed = start + timedelta(seconds=i)
@@ -116,19 +118,22 @@ def write_events(
         )
         now = datetime.now(UTC)
         claimed = log.claim(message, now=now, lease_until=now, first_attempt=True)
-        bad = i in failed
-        attempt = {
+        bad, later = i in failed, i in retrying
+        attempt: dict[str, Any] = {
             "at": now.isoformat(),
-            "statusCode": 500 if bad else 200,
+            "statusCode": 500 if bad else 503 if later else 200,
             "latencyMs": 12,
-            "error": "HTTP 500" if bad else None,
+            "error": "HTTP 500" if bad else "HTTP 503" if later else None,
         }
+        if bad or later:
+            attempt["response"] = '{"error": "order service unavailable", "retryable": true}'
         log.finish_attempt(
             instance_id,
             message.event_id,
-            status="failed" if bad else "delivered",
+            status="failed" if bad else "retrying" if later else "delivered",
             attempt=attempt,
             now=now,
+            next_attempt_at=now + timedelta(minutes=10) if later else None,
             claimed=claimed,
         )
         ids.append(message.event_id)
@@ -239,7 +244,7 @@ def test_a_time_shows_its_zone_and_the_inspector_screenshot(
     instance_id = quiet_instance(web_stack, created_ids)
     log = stack_event_log(web_stack)
     start = datetime.now(UTC) - timedelta(minutes=20)
-    ids = write_events(log, instance_id, 12, start=start, failed={4, 9})
+    ids = write_events(log, instance_id, 12, start=start, failed={4, 9}, retrying={10})
     open_instance(web, web_stack, instance_id)
     created = rows(web).first.locator("time")
     expect(created).to_have_text("20 minutes ago")
@@ -251,7 +256,12 @@ def test_a_time_shows_its_zone_and_the_inspector_screenshot(
     row = web.locator(f'tr[data-event-id="{ids[9]}"]')
     row.get_by_role("button", name="Details").click()
     expect(web.locator(f'tr[id="attempts-{ids[9]}"]')).to_contain_text("Callback body")
-    web.locator(f'tr[id="attempts-{ids[9]}"] details.event-body > summary').click()
+    expect(web.locator(f'tr[data-event-id="{ids[10]}"] .next-attempt')).to_contain_text("next in 10 minutes")
+    detail = web.locator(f'tr[id="attempts-{ids[9]}"]')
+    detail.locator("td[data-label='Response'] summary").click()
+    expect(detail.locator("td[data-label='Response'] pre")).to_contain_text("order service unavailable")
+    detail.locator("td[data-label='Request headers'] summary").click()
+    expect(detail.locator("td[data-label='Request headers'] pre")).to_contain_text(f"webhook-id: {ids[9]}")
     target = (
         INSPECTOR_SCREENSHOT if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path / INSPECTOR_SCREENSHOT.name
     )
