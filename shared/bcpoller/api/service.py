@@ -706,4 +706,7 @@ def _resource_rows(
         row["lastError"] = figures.get("lastError")
         row["lastPollStart"], row["lastPollEnd"] = last.get("start"), last.get("end")
     order = {name: i for i, name in enumerate(instance.resources)}
-    return sorted(rows.values(), key=lambda r: (order.get(r["resource"], len(order)), r["resource"]))
+    # A resource an edit removed keeps its cursor item (adding it back resumes there) but
+    # is not polled: it leaves the status rather than showing a cursor that never moves.
+    shown = [r for r in rows.values() if not order or r["resource"] in order]
+    return sorted(shown, key=lambda r: (order.get(r["resource"], len(order)), r["resource"]))

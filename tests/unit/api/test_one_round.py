@@ -1,6 +1,6 @@
 """A new instance's body gets every problem in one answer (issue 20): the body's own, the
 URL guard's and the store's refusal of its credentials together; /instances/check says
-the same without making anything."""
+the same without making anything. And the status shows only the resources polled now."""
 
 from __future__ import annotations
 
@@ -48,3 +48,19 @@ def test_check_answers_as_create_would_and_makes_nothing(world: World) -> None: 
     )
     assert status == 400 and [e["field"] for e in data["errors"]] == ["configuration.access.token"]
     assert world.instances.items == {} and world.schedules.schedules == {}
+
+
+def test_a_resource_removed_by_an_edit_leaves_the_status(world: World) -> None:  # noqa: F811
+    status, created, _ = call(world.app, "POST", "/instances", body=body(), headers=ORG_A)
+    iid = created["id"]
+    world.cursors.rows[iid] = [
+        {"resource": "orders", "cursor": "2026-01-01T00:00:00+00:00"},
+        {"resource": "products", "cursor": "2026-01-01T00:00:00+00:00"},
+    ]
+    edit = {
+        "configuration": {"event.poller.configuration": {"products": {"url": "/hubs/ecommerce/products"}}}
+    }
+    status, _, _ = call(world.app, "PATCH", f"/instances/{iid}", body=edit, headers=ORG_A)
+    assert status == 200
+    _, data, _ = call(world.app, "GET", f"/instances/{iid}/status", headers=ORG_A)
+    assert [r["resource"] for r in data["resources"]] == ["products"]
