@@ -144,6 +144,12 @@ def open_instance(page: Page, stack: dict[str, Any], instance_id: str) -> None:
     sign_in_by_keyboard(page, stack["api"], *secrets_from(stack["authorization"]))
     page.goto(f"{stack['api']}/#/instances/{instance_id}")
     expect(page.get_by_role("heading", name="Event log")).to_be_visible()
+    # No stray text beside the page's sections (a null child once showed as "null").
+    stray = page.evaluate(
+        "() => [...document.getElementById('main').childNodes]"
+        ".filter((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim()).map((n) => n.textContent)"
+    )
+    assert stray == [], stray
 
 
 def rows(page: Page) -> Any:

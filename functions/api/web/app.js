@@ -1138,7 +1138,7 @@
               deleteButton,
             ),
       ),
-      goneBanner,
+      goneBanner ? [goneBanner] : [], // replaceChildren would write a null as "null"
       h(
         "dl",
         { class: "facts" },
