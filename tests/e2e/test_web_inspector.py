@@ -55,6 +55,7 @@ def quiet_instance(stack: dict[str, Any], ids: list[str]) -> str:
             "store.hash": stack["store_hash"],
             "access.token": stack["store_token"],
             "event.notification.enabled": False,
+            "event.notification.callback.url": f"{stack['sink']}/hooks/quiet-{uuid.uuid4().hex[:6]}",
             "event.poller.configuration": {"orders": SEED_POLLER_CONFIGURATION["orders"]},
         },
     }
@@ -313,3 +314,32 @@ def test_sign_in_explains_the_secrets_and_takes_a_pasted_authorization_value(
     web.get_by_label("User secret").fill(web_stack["authorization"])
     web.get_by_role("button", name="Sign in").click()
     expect(web.get_by_role("heading", name="Instances", exact=True)).to_be_visible()
+
+
+def test_a_410_shows_a_banner_with_the_way_out_and_poll_now_waits_for_events_on(
+    web: Page,  # noqa: F811
+    web_stack: dict[str, Any],  # noqa: F811
+    created_ids: list[str],  # noqa: F811
+) -> None:
+    instance_id = quiet_instance(web_stack, created_ids)
+    # What the delivery does on a 410 (adapters.delivery_instances.turn_off_notifications):
+    # events off, with the reason.
+    table = stack_event_log(web_stack).store._table  # type: ignore[attr-defined]
+    table.update_item(
+        Key={"pk": f"INST#{instance_id}", "sk": "META"},
+        UpdateExpression="SET notificationsDisabledReason = :r, eventsEnabled = :off",
+        ExpressionAttributeValues={
+            ":r": "callback answered 410 Gone: notifications turned off",
+            ":off": False,
+        },
+    )
+    open_instance(web, web_stack, instance_id)
+    banner = web.get_by_role("alert").filter(has_text="Deliveries stopped")
+    expect(banner).to_contain_text("410 Gone")
+    expect(banner.get_by_role("link", name="Edit the callback URL")).to_have_attribute(
+        "href", f"#/instances/{instance_id}/edit"
+    )
+    poll = web.get_by_role("button", name="Poll now")
+    expect(poll).to_be_disabled()
+    web.get_by_role("switch", name="Events").check()
+    expect(poll).to_be_enabled()
