@@ -161,3 +161,28 @@ def test_a_token_of_one_listing_is_refused_by_another(pipeline: Pipeline) -> Non
         log.list("inst-a", status="failed", next_token=log_token)
     with pytest.raises(EventLogError, match="next_token: a token of another filter"):
         log.list("inst-a", object_id="1", next_token=log_token)
+
+
+def test_a_refusals_answer_is_kept_once_on_the_event_item_not_in_the_entry(pipeline: Pipeline) -> None:
+    log = pipeline.app.runtime.event_log
+    base = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    message = make_message("inst-a", "5").model_copy(update={"emitted_at": base})
+    claimed = log.claim(message, now=base, lease_until=base, first_attempt=True)
+    attempt = {"at": "x", "statusCode": 503, "latencyMs": 5, "error": "HTTP 503"}
+    log.finish_attempt(
+        "inst-a",
+        message.event_id,
+        status="retrying",
+        attempt=attempt,
+        now=base,
+        next_attempt_at=base + timedelta(minutes=1),
+        claimed=claimed,
+        response="busy: come back later",
+    )
+    got = log.get("inst-a", message.event_id)
+    assert got is not None and got["lastResponse"] == "busy: come back later"
+    assert got["attempts"] == [attempt]
+    entry = log.store.get_entry("inst-a", claimed.created_at, message.event_id)
+    assert entry is not None and "lastResponse" not in entry  # the entry (with the body) stays small
+    listed, _ = log.list("inst-a")
+    assert "lastResponse" not in listed[0]

@@ -1695,11 +1695,14 @@
       event.status === "retrying" ? fact("Note", "Retrying is not failed: it counts as failed only once the retries run out.") : null,
       event.lastError ? fact("Last error", event.lastError) : null,
     );
+    const lastResponse = event.lastResponse
+      ? h("details", { class: "last-response" }, h("summary", {}, "The receiver's last refusal (first 2 KB of its answer)"), h("pre", {}, event.lastResponse))
+      : null;
     const table = attempts.length
       ? h(
           "table",
           { class: "grid inner", "aria-label": "Delivery attempts" },
-          h("thead", {}, h("tr", {}, ["At", "HTTP status", "Latency", "Error", "Request headers", "Response"].map((t) => h("th", { scope: "col" }, t)))),
+          h("thead", {}, h("tr", {}, ["At", "HTTP status", "Latency", "Error", "Request headers"].map((t) => h("th", { scope: "col" }, t)))),
           h(
             "tbody",
             {},
@@ -1712,7 +1715,6 @@
                 h("td", { "data-label": "Latency", class: "num" }, a.latencyMs === undefined || a.latencyMs === null ? "—" : `${Math.round(a.latencyMs)} ms`),
                 h("td", { "data-label": "Error", class: a.error ? "error-text" : "" }, a.error || "—"),
                 h("td", { "data-label": "Request headers" }, requestHeaders(event, a)),
-                h("td", { "data-label": "Response" }, a.response ? h("details", {}, h("summary", {}, "First 2 KB"), h("pre", {}, a.response)) : "—"),
               ),
             ),
           ),
@@ -1728,7 +1730,7 @@
             copyButton("Callback body", typeof body === "string" ? body : JSON.stringify(body)),
             h("pre", {}, typeof body === "string" ? body : JSON.stringify(body, null, 2)),
           );
-    return h("div", { class: "attempts" }, facts, table, shownBody);
+    return h("div", { class: "attempts" }, facts, table, lastResponse, shownBody);
   }
 
   /** The headers every attempt sends (the signatures are per attempt and not kept; the

@@ -97,7 +97,6 @@ class Attempt(BaseModel):
     statusCode: int | None = None
     latencyMs: float | None = None
     error: str | None = None
-    response: str | None = Field(None, description="The first 2 KB of a non-2xx answer's body")
 
 
 class EventOut(BaseModel):
@@ -113,6 +112,7 @@ class EventOut(BaseModel):
 
 
 class EventDetail(EventOut):
+    lastResponse: str | None = Field(None, description="The latest refusal's answer: first 2 KB of its body")
     body: Any = Field(None, description="The callback body as sent (parsed JSON)")
 
 

@@ -230,9 +230,9 @@ class Deliverer:
             "latencyMs": result.latency_ms,
             "error": result.error,
         }
-        if result.response_head and outcome is not Outcome.DELIVERED:
-            # Only a refusal's (first 2 KB): what the receiver said is how to fix it.
-            attempt["response"] = result.response_head
+        # A refusal's answer (first 2 KB): what the receiver said is how to fix it. One
+        # per event (the latest), so retries do not pile bodies up in the item.
+        response = result.response_head if outcome is not Outcome.DELIVERED else None
         self._metrics.add_metric("AttemptLatency", "Milliseconds", result.latency_ms)
         log_extra = {"eventId": event_id, "instanceId": instance_id, "attempt": receive_count}
         if outcome is Outcome.DELIVERED:
@@ -271,6 +271,7 @@ class Deliverer:
                     now=now,
                     next_attempt_at=now + timedelta(seconds=delay),
                     claimed=claimed,
+                    response=response,
                 ),
                 asyncio.to_thread(self._queue.change_visibility, receipt_handle, delay),
             )
@@ -299,6 +300,7 @@ class Deliverer:
             now=now,
             reason=reason,
             claimed=claimed,
+            response=response,
         )
         self._metrics.add_metric("Failed", "Count", 1)
         logger.warning("failed", extra={**log_extra, "reason": reason})

@@ -1,9 +1,10 @@
 """The per-event delivery log: what happened to each event, and its body for replay.
 
 Status flow: queued (replay) -> delivering -> delivered | retrying -> ... | failed.
-Each attempt is {at, statusCode, latencyMs, error} and, for a non-2xx answer only,
-``response`` (the first 2 KB of the receiver's body: what it said is how to fix it); error
-is short and never holds a secret (no URL, no headers).
+Each attempt is {at, statusCode, latencyMs, error}; error is short and never holds a
+secret (no URL, no headers, no response body). The latest refusal's answer (first 2 KB
+of the receiver's body) is the event's ``lastResponse``, one per event, removed by a
+delivery.
 
 The event item is also the delivery's idempotency record: the claim before the POST is
 one conditional write on it (refused while another attempt holds a live claim, or once
@@ -519,14 +520,18 @@ class EventLog(_Searches):
         next_attempt_at: datetime | None = None,
         reason: str | None = None,
         claimed: Claimed | None = None,
+        response: str | None = None,
     ) -> None:
         """The outcome of the attempt of ``claimed``. The first claim's goes in its log
         entry (one PutItem, with the body); one that is not ``delivered`` also releases
-        the event item (so a retry can claim it). Later claims update the event item."""
+        the event item (so a retry can claim it). Later claims update the event item.
+        ``response``: a refusal's answer, kept on the event item only (replacing the
+        previous one; a delivery removes it)."""
         fields: dict[str, Any] = {
             "updatedAt": log_time(now),
             "nextAttemptAt": log_time(next_attempt_at) if next_attempt_at else None,
             "lastError": reason or (attempt or {}).get("error"),
+            "lastResponse": response,
         }
         if status == "delivered":
             fields["deliveredAt"] = log_time(now)
@@ -539,7 +544,8 @@ class EventLog(_Searches):
             else fields
         )
         if claimed is not None and claimed.first and claimed.entry is not None:
-            outcome = {k: v for k, v in fields.items() if v is not None}
+            # The entry holds the body already: the answer stays on the event item.
+            outcome = {k: v for k, v in fields.items() if v is not None and k != "lastResponse"}
             entry = {**claimed.entry, **outcome, "status": status, "attempts": [attempt] if attempt else []}
             self.store.put_entry(instance_id, claimed.created_at, event_id, entry)
             if status != "delivered":
@@ -625,6 +631,7 @@ def _public(item: dict[str, Any], *, with_body: bool = False) -> dict[str, Any]:
     entry = {k: plain(v) for k, v in item.items() if k not in _HIDDEN}
     if not with_body:
         entry.pop("body", None)
+        entry.pop("lastResponse", None)  # the detail's, like the body: listings stay small
     entry["attempts"] = entry.get("attempts") or []
     entry["attemptCount"] = len(entry["attempts"])
     return entry

@@ -349,10 +349,13 @@ def test_counters_are_written_once_the_last_outcome_is_known() -> None:
     assert len(rig.log.counted) == 1
 
 
-def test_a_refusals_response_head_is_kept_with_its_attempt_a_success_keeps_none() -> None:
+def test_a_refusals_response_head_is_kept_with_its_outcome_a_success_keeps_none() -> None:
     refused = Rig(AttemptResult(503, 5, "HTTP 503", response_head="busy, come back later"))
     refused.run(attempt=1)
-    assert refused.log.last()[1]["attempt"]["response"] == "busy, come back later"
+    assert refused.log.last()[1]["response"] == "busy, come back later"
+    failed = Rig(AttemptResult(400, 5, "HTTP 400", response_head="missing field"))
+    failed.run()
+    assert failed.log.last()[1]["response"] == "missing field"
     delivered = Rig(AttemptResult(200, 5, response_head="ok"))
     delivered.run()
-    assert "response" not in delivered.log.last()[1]["attempt"]
+    assert delivered.log.last()[1].get("response") is None
