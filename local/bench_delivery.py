@@ -54,8 +54,8 @@ class _Server(ThreadingHTTPServer):
         return request
 
 
-def _serve(conn: Connection, delay_s: float, cert: str | None, key: str | None) -> None:
-    """The receiver's process: answers 204 to every POST, notes when each event id first
+def _serve(conn: Connection, delay_s: float, cert: str | None, key: str | None, status: int = 204) -> None:
+    """The receiver's process: answers ``status`` (204) to every POST, notes when each event id first
     arrived (CLOCK_MONOTONIC, the same in every process), reports on request."""
     arrivals: dict[str, float] = {}
     lock = threading.Lock()
@@ -69,7 +69,7 @@ def _serve(conn: Connection, delay_s: float, cert: str | None, key: str | None) 
                 arrivals.setdefault(self.headers.get("Elements-Webhook-Id", "?"), time.monotonic())
             if delay_s:
                 time.sleep(delay_s)
-            self.send_response(204)
+            self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -97,11 +97,13 @@ class _Receiver:
     """A receiver in its own process: in ours, its threads would compete with the sender
     for the GIL and slow it down in a way no real endpoint does."""
 
-    def __init__(self, delay_s: float, cert: Path | None = None, key: Path | None = None) -> None:
+    def __init__(
+        self, delay_s: float, cert: Path | None = None, key: Path | None = None, status: int = 204
+    ) -> None:
         self._conn, child = multiprocessing.Pipe()
         self._proc = multiprocessing.get_context("fork").Process(
             target=_serve,
-            args=(child, delay_s, str(cert) if cert else None, str(key) if key else None),
+            args=(child, delay_s, str(cert) if cert else None, str(key) if key else None, status),
             daemon=True,
         )
         self._proc.start()
@@ -173,6 +175,9 @@ class FakeTable:
         self.latency_s = latency_s
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.wru = 0
+        # Of which the failed-events index (gsi1, projection ALL): an item with its keys
+        # is written there too, and one leaving it is deleted there.
+        self.index_wru = 0
         self.writes = 0
         self.calls = 0
         self._lock = threading.Lock()
@@ -186,6 +191,11 @@ class FakeTable:
         full = {"pk": key[0], "sk": key[1], **after}
         old = {"pk": key[0], "sk": key[1], **before} if before else {}
         self.wru += self._units(max(self._size(full), self._size(old) if old else 0))
+        indexed = [self._size(i) for i in (full, old) if i.get("gsi1pk")]
+        if indexed:
+            units = self._units(max(indexed))
+            self.wru += units
+            self.index_wru += units
         self.writes += 1
         self.items[key] = after
 
@@ -451,6 +461,7 @@ def run_one(
         "cpu_ms_per_event": cpu * 1000 / max(1, delivered),
         "sender_connections": runtime.connections_opened,
         "wru_per_event": table.wru / max(1, delivered),
+        "index_wru_per_event": table.index_wru / max(1, delivered),
         "writes_per_event": table.writes / max(1, delivered),
         "calls_per_event": table.calls / max(1, delivered),
     }
@@ -519,6 +530,18 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['writes_per_event']:.2f} writes, {r['calls_per_event']:.2f} calls; "
                     f"sender CPU {r['cpu_ms_per_event']:.2f} ms per event"
                 )
+        # Events the receiver refuses (400: failed at once): what a failed event costs,
+        # the failed index included. Not a speed figure.
+        refusing = _Receiver(0.0, status=400)
+        count = min(args.events, 200)
+        with contextlib.redirect_stderr(io.StringIO()):  # one "failed" warning per event
+            r = run_one(receiver=refusing, ca_file=str(cert), count=count, batch_size=args.batch, dynamo_ms=0)
+        refusing.stop()
+        print(
+            f"failed events (receiver answers 400), {r['delivered']:.0f} events: DynamoDB per event: "
+            f"{r['wru_per_event']:.2f} WRU ({r['index_wru_per_event']:.2f} of them the failed index), "
+            f"{r['writes_per_event']:.2f} writes"
+        )
         for receiver in receivers.values():
             receiver.stop()
     return 0 if ok else 1

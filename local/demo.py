@@ -140,11 +140,14 @@ class StoreChanger:
         self._http.close()
 
 
-def delivery_counts(deliveries: list[dict[str, Any]]) -> dict[str, Counter[str]]:
-    """Per objectType: delivered (2xx), failed (other answers), bad signatures, distinct events."""
+def delivery_counts(deliveries: list[dict[str, Any]], hook: str | None = None) -> dict[str, Counter[str]]:
+    """Per objectType: delivered (2xx), failed (other answers), bad signatures, distinct
+    events; of ``hook`` only when given (the sink also serves other instances' hooks)."""
     out: dict[str, Counter[str]] = {}
     seen: dict[str, set[str]] = {}
     for d in deliveries:
+        if hook is not None and d.get("hook") != hook:
+            continue
         body = d.get("body") or {}
         message = body.get("message", {}) if isinstance(body, dict) else {}
         events = message.get("events") or [{}]
@@ -162,6 +165,10 @@ def delivery_counts(deliveries: list[dict[str, Any]]) -> dict[str, Counter[str]]
     return out
 
 
+# A status request without an answer after this long is shown as slow.
+STATUS_SLOW_S = 5.0
+
+
 class Demo:
     interval = 1.0
 
@@ -174,6 +181,11 @@ class Demo:
         self.changer: StoreChanger | None = None
         self.first_event_after: float | None = None
         self.status: dict[str, Any] = {}
+        # When the status last answered, and what went wrong since (issue 20): the view
+        # says "slow" or "unavailable" rather than showing a cursor that stopped moving.
+        self.status_ok_at: float | None = None
+        self.status_asked_at: float | None = None
+        self.status_problem: str | None = None
         self._live: Any = None
         self._last_line = 0.0
         self._fetching: threading.Thread | None = None
@@ -257,6 +269,7 @@ class Demo:
         keeps the last answer meanwhile, and the main loop never waits for it."""
         if self._fetching is not None and self._fetching.is_alive():
             return
+        self.status_asked_at = time.monotonic()
 
         def fetch() -> None:
             try:
@@ -266,14 +279,19 @@ class Demo:
                 resp = self.http.get(url, headers=self.headers, timeout=35.0)
                 if resp.status_code == 200:
                     self.status = resp.json()
-            except (httpx.HTTPError, RuntimeError):
-                pass  # the runtime may be restarting (or the view closing): keep the last status
+                    self.status_ok_at = time.monotonic()
+                    self.status_problem = None
+                else:
+                    self.status_problem = f"HTTP {resp.status_code}"
+            except (httpx.HTTPError, RuntimeError) as exc:
+                # The runtime may be restarting (or the view closing): keep the last status.
+                self.status_problem = type(exc).__name__
 
         self._fetching = threading.Thread(target=fetch, name="demo-status", daemon=True)
         self._fetching.start()
 
     def _rows(self) -> list[tuple[str, str, str, str, str, str]]:
-        counts = delivery_counts(list(self.stack.sink.state.deliveries))
+        counts = delivery_counts(list(self.stack.sink.state.deliveries), DEMO_HOOK)
         by_name = {r.get("resource"): r for r in self.status.get("resources", [])}
         rows = []
         for name in DEMO_RESOURCES:
@@ -304,7 +322,21 @@ class Demo:
             changes = "your store: change records in its control panel"
         restarts = self.stack.state.get("runtime_restarts", 0)
         tail = f"  runtime restarts: {restarts}" if restarts else ""
-        return f"t={elapsed:5.1f}s  {first}  {changes}{tail}"
+        return f"t={elapsed:5.1f}s  {first}  {changes}  {self.status_state()}{tail}"
+
+    def status_state(self, now: float | None = None) -> str:
+        """How fresh the cursors shown are: ok, slow (asked, no answer yet for a while)
+        or unavailable (the last answer was an error)."""
+        now = time.monotonic() if now is None else now
+        age = f"{now - self.status_ok_at:.0f}s old" if self.status_ok_at is not None else "none yet"
+        if self.status_problem:
+            return f"status UNAVAILABLE ({self.status_problem}; shown: {age})"
+        waiting = self._fetching is not None and self._fetching.is_alive()
+        if waiting and self.status_asked_at is not None and now - self.status_asked_at > STATUS_SLOW_S:
+            return f"status SLOW (no answer for {now - self.status_asked_at:.0f}s; shown: {age})"
+        return (
+            f"status ok ({age})" if self.status_ok_at is not None else "status: waiting for the first answer"
+        )
 
     def _table(self) -> Any:
         from rich.table import Table

@@ -361,6 +361,10 @@ class Stack:
             f"sink {self.sink.url}  moto {moto_url}"
         )
         self.say(f"state file {self.o.state_file} (authorization header inside), logs in {self.logs_dir}")
+        self.say(
+            f'web page {api}/ : sign in with the User and Organization secrets of "authorization" '
+            f"in {self.o.state_file} (or paste that whole value into either field)"
+        )
 
     def supervise_once(self) -> None:
         """Restart a dead runtime; a dead moto server is fatal (its state is gone)."""

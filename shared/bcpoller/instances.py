@@ -107,3 +107,12 @@ def masked_configuration(configuration: dict[str, Any], secret_keys_present: set
     shown = {k: v for k, v in configuration.items() if k not in SECRET_CONFIG_KEYS}
     shown.update({k: MASK for k in sorted(secret_keys_present & SECRET_CONFIG_KEYS)})
     return shown
+
+
+# Signing-secret rotation (issue 20): the secret a rotation replaced keeps signing until
+# ``previousSigningSecretUntil`` (ISO UTC, 24 h on), kept beside it in the encrypted
+# secrets. Delivery decides from that time alone, with the secrets it already decrypted:
+# no extra read, and nothing to clean up when the overlap ends.
+PREVIOUS_SIGNING_SECRET = "previousSigningSecret"  # noqa: S105 - a key name
+PREVIOUS_SIGNING_UNTIL = "previousSigningSecretUntil"
+SIGNING_KEYS = (SIGNING_SECRET, PREVIOUS_SIGNING_SECRET, PREVIOUS_SIGNING_UNTIL)

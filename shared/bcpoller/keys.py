@@ -107,3 +107,19 @@ def store_install_sk(store_hash: str) -> str:
 
 def install_code_sk(code_hash: str) -> str:
     return f"CODE#{code_hash}"
+
+
+# Failed events (issue 20): the event item of a failed event -- and only of a failed one --
+# carries gsi1pk/gsi1sk, so "failed" lists from an index that holds nothing else. The keys
+# are set by the write that records the failure and removed by the replay that requeues
+# it: a delivered event never enters the index and pays nothing for it.
+FAILED_EVENTS_PREFIX = "FAILED#"
+
+
+def failed_events_gsi_pk(instance_id: str) -> str:
+    return f"{FAILED_EVENTS_PREFIX}{instance_id}"
+
+
+def failed_events_gsi_sk(created_at: str, event_id: str) -> str:
+    """In log order, like the ``LOG#`` sort key, so since/until bound it the same way."""
+    return f"{created_at}#{event_id}"

@@ -31,3 +31,6 @@ def test_demo_delivers_a_first_event_within_30s_and_exits_0(tmp_path: Path) -> N
     assert "stack stopped" in out
     # The output (a non-TTY here: plain progress lines) never shows the bootstrapped secrets.
     assert state["authorization"].split()[1].rstrip(",") not in out
+    # Where the page is and where its sign-in secrets are (the file, not the secrets).
+    assert f"web page {state['api']}/ : sign in" in out and str(stack.state_file) in out
+    assert re.search(r"status (ok|SLOW|UNAVAILABLE)", out), out

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,6 +145,19 @@ def event_row(page: Page, object_id: Any, status: str | None = None) -> Locator:
     )
 
 
+def show_when_new(page: Page, row: Locator, timeout_ms: int = EVENT_TIMEOUT_MS) -> None:
+    """Wait for an event's row; the auto-refresh announces new events ("N new events:
+    show them") rather than pushing them in under the reader, so take up the offer."""
+    notice = page.locator("button.new-events")
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not row.is_visible():
+        if time.monotonic() > deadline:
+            expect(row).to_be_visible(timeout=1)  # fails with the locator's report
+        if notice.is_visible():
+            notice.click()
+        page.wait_for_timeout(250)
+
+
 def new_order(store: str) -> int:
     response = httpx.post(f"{store}/_admin/orders", json={}, timeout=10)
     assert response.status_code == 201, response.text
@@ -227,7 +241,7 @@ def test_configure_and_watch_events(
     # --- a store change becomes an event in the log (the page refreshes itself)
     first = new_order(store)
     web.get_by_role("button", name="Poll now").click()
-    expect(event_row(web, first, "delivered")).to_be_visible(timeout=EVENT_TIMEOUT_MS)
+    show_when_new(web, event_row(web, first, "delivered"))
     expect(web.locator('tr[data-resource="orders"]')).to_be_visible()
     assert str(first) in delivered_object_ids(sink, hook)
 
@@ -237,7 +251,7 @@ def test_configure_and_watch_events(
     second = new_order(store)
     web.get_by_role("button", name="Poll now").click()
     failed = event_row(web, second, "failed")
-    expect(failed).to_be_visible(timeout=EVENT_TIMEOUT_MS)
+    show_when_new(web, failed)
     # By keyboard: focus Retry, press Enter; focus stays in the row as the log re-renders.
     failed.get_by_role("button", name=re.compile("^Retry event")).focus()
     web.keyboard.press("Enter")
@@ -246,7 +260,7 @@ def test_configure_and_watch_events(
     expect(retried.locator("td.attempts")).to_have_text("2")
     focused_row = web.evaluate("() => document.activeElement.closest('tr')?.dataset.eventId")
     assert focused_row == retried.get_attribute("data-event-id")
-    retried.get_by_role("button", name=re.compile("^Attempts of event")).click()
+    retried.get_by_role("button", name=re.compile("^Details of event")).click()
     attempts = web.locator("tr.attempts-row:not([hidden]) table.inner tbody tr")
     expect(attempts).to_have_count(2)
     codes = sorted(attempts.locator('[data-label="HTTP status"]').all_inner_texts())
@@ -256,21 +270,24 @@ def test_configure_and_watch_events(
     httpx.post(f"{sink}/_behavior", json={"hook": hook, "status": 400, "times": 1}, timeout=10)
     third = new_order(store)
     web.get_by_role("button", name="Poll now").click()
-    expect(event_row(web, third, "failed")).to_be_visible(timeout=EVENT_TIMEOUT_MS)
-    web.get_by_role("button", name="Replay failed").click()
+    show_when_new(web, event_row(web, third, "failed"))
+    # Bulk replay says its range first (none set: everything kept).
+    web.get_by_role("button", name="Replay failed…").click()
+    expect(web.locator("dialog .replay-range")).to_contain_text("from the oldest event kept to now")
+    web.get_by_role("button", name="Replay failed events").click()
     expect(event_row(web, third, "delivered")).to_be_visible(timeout=EVENT_TIMEOUT_MS)
     expect(web.locator(".delivered-24h")).to_have_text(re.compile(r"^[3-9]|\d\d"), timeout=EVENT_TIMEOUT_MS)
 
     # --- the filter shows only what it names
     web.get_by_role("combobox", name="Event status").select_option("delivered")
-    web.get_by_role("button", name="Apply filters").click()
+    web.get_by_role("button", name="Search", exact=True).click()
     others = web.locator("table.events tbody tr[data-event-id]:not([data-status='delivered'])")
     expect(others).to_have_count(0)
     expect(event_row(web, first)).to_be_visible()
     # A page of one, then the next pages through the API's nextToken.
     web.get_by_label("Auto-refresh").uncheck()
     web.get_by_label("Per page").fill("1")
-    web.get_by_role("button", name="Apply filters").click()
+    web.get_by_role("button", name="Search", exact=True).click()
     rows = web.locator("table.events tbody tr[data-event-id]")
     expect(rows).to_have_count(1)
     web.get_by_role("button", name="Load more").click()
@@ -282,7 +299,7 @@ def test_configure_and_watch_events(
     )
     # A time window after everything: nothing matches, and the page says so.
     web.get_by_label("Since").fill("2999-01-01T00:00")
-    web.get_by_role("button", name="Apply filters").click()
+    web.get_by_role("button", name="Search", exact=True).click()
     expect(rows).to_have_count(0)
     expect(web.get_by_text("No events match.")).to_be_visible()
 
@@ -291,10 +308,10 @@ def test_configure_and_watch_events(
     web.get_by_label("Since").fill("")
     web.get_by_label("Per page").fill("25")
     web.get_by_label("Auto-refresh").check()
-    web.get_by_role("button", name="Apply filters").click()
+    web.get_by_role("button", name="Search", exact=True).click()
     expect(event_row(web, second)).to_be_visible()
     # The attempts opened above stay open across the log's re-renders.
-    toggle = event_row(web, second).get_by_role("button", name=re.compile("^Attempts of event"))
+    toggle = event_row(web, second).get_by_role("button", name=re.compile("^Details of event"))
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(attempts).to_have_count(2)
     web.get_by_label("Auto-refresh").uncheck()

@@ -154,3 +154,33 @@ def test_a_url_httpx_cannot_send_is_a_failed_attempt_not_an_exception() -> None:
     assert result.status_code is None  # type: ignore[attr-defined]
     assert result.error == "callback URL cannot be sent (invalid URL)"  # type: ignore[attr-defined]
     assert not result.retryable_error  # type: ignore[attr-defined]
+
+
+def test_a_refusal_keeps_the_first_2_kb_of_its_body_and_a_success_keeps_none() -> None:
+    """What the event inspector shows of an attempt's response (issue 20)."""
+
+    async def scenario() -> list[Any]:
+        answers = [
+            (b"500 Internal Server Error", b"database is down: try later " + b"x" * 3000),
+            (b"200 OK", b"thanks"),
+            (b"400 Bad Request", b"missing field objectId"),
+        ]
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(65536)
+            status, body = answers.pop(0)
+            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        async with server, CallbackSender.open(timeout=5, allow_loopback=True) as sender:
+            return [await sender.post(url, b"{}", {}) for _ in range(3)]
+
+    refused, delivered, bad = asyncio.run(scenario())
+    assert refused.status_code == 500
+    assert refused.response_head.startswith("database is down: try later xxx")
+    assert len(refused.response_head) == 2048
+    assert delivered.status_code == 200 and delivered.response_head is None
+    assert bad.response_head == "missing field objectId"

@@ -67,3 +67,36 @@ def test_function_specs_come_from_the_template() -> None:
     assert (source.batch_size, source.batching_window_s, source.report_batch_item_failures) == (10, 1.0, True)
     ctx = LambdaContext("f", "arn", 512, timeout_s=2.0)
     assert 1500 < ctx.get_remaining_time_in_millis() <= 2000
+
+
+def test_demo_counts_only_its_own_hook() -> None:
+    def d(hook: str, status: int, event_id: str) -> dict[str, object]:
+        body = {"message": {"eventId": event_id, "events": [{"objectType": "orders"}]}}
+        return {"hook": hook, "status": status, "body": body, "signatures_valid": True}
+
+    deliveries = [d("demo", 200, "a"), d("other", 500, "b"), d("other", 500, "c"), d("demo", 500, "e")]
+    counts = delivery_counts(deliveries, "demo")
+    assert (counts["orders"]["delivered"], counts["orders"]["failed"]) == (1, 1)
+
+
+def test_demo_says_when_its_status_is_slow_or_unavailable() -> None:
+    import threading
+
+    from local.demo import STATUS_SLOW_S, Demo
+
+    demo = Demo.__new__(Demo)
+    demo.status_ok_at, demo.status_asked_at, demo.status_problem = 100.0, 100.0, None
+    demo._fetching = None
+    assert demo.status_state(now=102.0) == "status ok (2s old)"
+    hang = threading.Event()
+    demo._fetching = threading.Thread(target=hang.wait, daemon=True)
+    demo._fetching.start()
+    try:
+        demo.status_asked_at = 103.0
+        assert demo.status_state(now=103.0 + STATUS_SLOW_S - 1) == "status ok (7s old)"
+        assert demo.status_state(now=103.0 + STATUS_SLOW_S + 1).startswith("status SLOW (no answer for 6s")
+    finally:
+        hang.set()
+    demo._fetching.join()
+    demo.status_problem = "HTTP 503"
+    assert demo.status_state(now=120.0) == "status UNAVAILABLE (HTTP 503; shown: 20s old)"

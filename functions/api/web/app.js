@@ -60,7 +60,35 @@
     if (!value) return "—";
     const date = new Date(value);
     if (Number.isNaN(date.getTime())) return String(value);
-    return h("time", { datetime: date.toISOString(), title: date.toISOString() }, date.toLocaleString());
+    // Relative on the page, exact on hover: UTC (what payloads and logs say) and the
+    // reader's own clock, each with its zone.
+    return h(
+      "time",
+      { datetime: date.toISOString(), title: absoluteTime(date), class: "rel-time" },
+      relativeTime(date),
+    );
+  }
+
+  function absoluteTime(date) {
+    const utc = `${date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "")} UTC`;
+    const local = date.toLocaleString(undefined, { timeZoneName: "short" });
+    return `${utc} · ${local}`;
+  }
+
+  function relativeTime(date, now = Date.now()) {
+    const seconds = Math.round((date.getTime() - now) / 1000);
+    const abs = Math.abs(seconds);
+    const units = [
+      [60, 1, "second"],
+      [3600, 60, "minute"],
+      [86400, 3600, "hour"],
+      [Infinity, 86400, "day"],
+    ];
+    if (abs < 10) return "just now";
+    const [, size, unit] = units.find(([limit]) => abs < limit);
+    const n = Math.round(abs / size);
+    const text = `${n} ${unit}${n === 1 ? "" : "s"}`;
+    return seconds < 0 ? `${text} ago` : `in ${text}`;
   }
 
   function formatCount(value) {
@@ -194,6 +222,8 @@
     [/^#\/new$/, () => viewForm(null)],
     [/^#\/instances\/([^/]+)\/edit$/, (id) => viewForm(decodeURIComponent(id))],
     [/^#\/instances\/([^/]+)$/, (id) => viewInstance(decodeURIComponent(id))],
+    // One event's own link (issue 20): the instance page with the log searched for it.
+    [/^#\/instances\/([^/]+)\/events\/([^/]+)$/, (id, eventId) => viewInstance(decodeURIComponent(id), decodeURIComponent(eventId))],
     [/^(#\/?)?$/, () => viewList()],
   ];
 
@@ -257,6 +287,11 @@
       { class: "card narrow", novalidate: true, "aria-labelledby": "signin-title" },
       h("h1", { id: "signin-title" }, "Sign in"),
       h("p", { class: "hint" }, "Your secrets stay in this browser tab only and are sent in the Authorization header."),
+      h(
+        "p",
+        { class: "hint signin-where" },
+        "Where they come from: `make create-org` prints an organization's two secrets once. With `make run`, they are the “authorization” value in .local/stack.json (the terminal prints its path). You may paste that whole value (User …, Organization …) into either field.",
+      ),
       user.wrap,
       org.wrap,
       error,
@@ -266,6 +301,11 @@
       event.preventDefault();
       error.textContent = "";
       const credentials = { user: user.input.value.trim(), org: org.input.value.trim() };
+      // A pasted whole Authorization value ("User u, Organization o") fills both.
+      for (const text of [credentials.user, credentials.org]) {
+        const whole = parseAuthorization(text);
+        if (whole) Object.assign(credentials, whole);
+      }
       if (!credentials.user || !credentials.org) {
         error.textContent = "Enter both the user secret and the organization secret.";
         return;
@@ -284,6 +324,14 @@
     });
     view("Sign in", form);
     user.input.focus();
+  }
+
+  /** {user, org} from "User u, Organization o" (what `make create-org` and the stack
+   * file print), or null when the text is a single secret. */
+  function parseAuthorization(text) {
+    const user = text.match(/(?:^|[\s,])User\s+([^,\s]+)/);
+    const org = text.match(/(?:^|[\s,])Organization\s+([^,\s]+)/);
+    return user && org ? { user: user[1], org: org[1] } : null;
   }
 
   // ---------------------------------------------------------------- instances list
@@ -495,10 +543,15 @@
     if (!errors.length && !message) return;
     const items = [];
     const grouped = new Map();
+    const seen = new Set();
     for (const err of errors) {
       const path = normalisePath(err.field);
       const wrap = path ? wrapperFor(form, path) : null;
-      const text = err.problem || err.message || "is not valid";
+      const text = inWords(form, textOf(err.problem) || textOf(err.message) || "is not valid");
+      // The page's own check and the API's may say the same of one field: once is enough.
+      const key = `${wrap ? wrap.dataset.field : path}|${text}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       if (wrap) {
         // The advanced JSON editors hide inside <details>: open it so the error is seen.
         const details = wrap.closest("details");
@@ -514,15 +567,45 @@
           "li",
           {},
           target
-            ? h("a", { href: `#${target.id}`, onclick: (e) => (e.preventDefault(), target.focus()) }, `${path}: ${text}`)
-            : `${path || "request"}: ${text}`,
+            ? h("a", { href: `#${target.id}`, onclick: (e) => (e.preventDefault(), target.focus()) }, `${labelOf(wrap)}: ${text}`)
+            : path
+              ? `${inWords(form, path.replace(/^configuration\./, ""))}: ${text}`
+              : text,
         ),
       );
     }
     for (const [wrap, list] of grouped) setFieldError(wrap, list.join("; "));
-    summary.append(h("p", {}, message || "Please correct the errors below."), items.length ? h("ul", {}, items) : null);
+    // The API's summary names a count of "problem(s)" of "the instance body": say it for people.
+    const headline = items.length
+      ? `${items.length === 1 ? "One thing" : `${items.length} things`} to correct, each shown beside its field:`
+      : textOf(message) || "The request was refused; nothing was saved.";
+    summary.append(h("p", {}, headline), items.length ? h("ul", {}, items) : null);
     summary.hidden = false;
     summary.focus();
+  }
+
+  /** Text of an API value, never "null" or "undefined". */
+  function textOf(value) {
+    if (value === undefined || value === null) return "";
+    const text = String(value).trim();
+    return text === "null" || text === "undefined" ? "" : text;
+  }
+
+  function labelOf(wrap) {
+    return wrap.querySelector("label, legend")?.textContent?.trim() || wrap.dataset.field;
+  }
+
+  /** Configuration keys in an API problem ("event.notification.enabled") named by the
+   * form's labels ("“Deliver events”") instead. */
+  function inWords(form, text) {
+    let out = text;
+    const wraps = [...form.querySelectorAll("[data-field]")].filter((w) => !w.closest("[hidden]"));
+    wraps.sort((a, b) => b.dataset.field.length - a.dataset.field.length);
+    for (const wrap of wraps) {
+      const key = wrap.dataset.field.replace(/^configuration\./, "");
+      if (key.includes(".") && out.includes(key)) out = out.split(`configuration.${key}`).join(key).split(key).join(`“${labelOf(wrap)}”`);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- create / edit form
@@ -674,7 +757,17 @@
       hint: secretHint,
       autocomplete: "off",
     });
-    const tokenGroup = h("div", { class: "cred-group" }, storeHash.wrap, accessToken.wrap);
+    // An API account's store is named by its hash alone; its URL only when it is not at
+    // BigCommerce's usual API address (the same key as the legacy store URL).
+    const tokenStoreUrl = field({
+      label: "Store API URL (optional)",
+      name: "store.url",
+      type: "url",
+      apiField: "configuration.store.url",
+      value: !legacy && config["store.hash"] ? config["store.url"] ?? "" : "",
+      hint: "The store hash is enough. Give a URL only for a store reached at another API address, e.g. https://api.bigcommerce.com/stores/abc123.",
+    });
+    const tokenGroup = h("div", { class: "cred-group" }, storeHash.wrap, accessToken.wrap, tokenStoreUrl.wrap);
     const legacyGroup = h("div", { class: "cred-group" }, storeUrl.wrap, username.wrap, password.wrap);
     const oauthGroup = oauthAppNote(editing, config);
     const syncMode = () => {
@@ -788,11 +881,12 @@
       } else {
         put("store.hash", storeHash.input.value.trim());
         put("access.token", accessToken.input.value.trim());
+        put("store.url", tokenStoreUrl.input.value.trim());
       }
       if (editing && !modeOauth.checked) {
         // Switching credential kind: PATCH removes a key given as null.
         const unused = modeLegacy.checked ? ["store.hash", "access.token"] : ["store.url", "username", "password"];
-        for (const key of unused) if (key in config) configuration[key] = null;
+        for (const key of unused) if (key in config && !(key in configuration)) configuration[key] = null;
       }
       configuration["event.notification.enabled"] = enabled.input.checked;
       put("event.notification.callback.url", callback.input.value.trim());
@@ -809,10 +903,8 @@
       if (enabled.input.checked && !errors.length && !Object.keys(pollerConfig).length) {
         local.push({ field: "configuration.event.poller.configuration", problem: "tick at least one resource to poll" });
       }
-      if (local.length) {
-        showErrors(form, summary, local);
-        return;
-      }
+      // Nothing is held back for a second round: the API checks the rest of the body (and
+      // the store's credentials) and its verdict is shown with the page's own, together.
       const body = {
         name: name.input.value.trim(),
         tags: tags.input.value
@@ -822,6 +914,26 @@
         configuration,
       };
       await whileBusy(submit, async () => {
+        if (local.length && !editing) {
+          // The page found problems: nothing is made, but the API is asked what else it
+          // would refuse, so every problem shows after this one submit.
+          let remote = [];
+          try {
+            // A missing name is the page's to report; the rest of the body is still checked.
+            await api("POST", "instances/check", { element: { key: "bigcommerce" }, ...body, name: body.name || "unnamed" });
+          } catch (err) {
+            remote = err.errors.length ? err.errors : [{ field: "", problem: textOf(err.message) }];
+          }
+          // Where the page already said what is wrong with a field, its words stand.
+          const said = local.map((e) => normalisePath(e.field));
+          remote = remote.filter((e) => !said.some((f) => f && normalisePath(e.field).startsWith(f)));
+          showErrors(form, summary, [...local, ...remote]);
+          return;
+        }
+        if (local.length) {
+          showErrors(form, summary, local);
+          return;
+        }
         try {
           if (editing) {
             await api("PATCH", `instances/${encodeURIComponent(instanceId)}`, body);
@@ -832,7 +944,7 @@
             showCreated(created);
           }
         } catch (err) {
-          showErrors(form, summary, err.errors, err.message);
+          showErrors(form, summary, [...local, ...err.errors], local.length ? "" : err.message);
         }
       });
     });
@@ -896,7 +1008,7 @@
 
   // ---------------------------------------------------------------- instance page
 
-  async function viewInstance(id) {
+  async function viewInstance(id, focusEventId) {
     const gen = generation;
     const path = `instances/${encodeURIComponent(id)}`;
     view("Instance", h("h1", {}, "Instance"), h("p", { class: "loading" }, "Loading…"));
@@ -949,8 +1061,33 @@
     const deleteButton = h("button", { type: "button", class: "danger" }, "Delete");
     deleteButton.addEventListener("click", () => confirmDelete(instance, path, deleteButton));
 
+    // Issue 20: "Poll now" only while events are on (the API answers 409 otherwise),
+    // a banner when the receiver said 410, and the signing secret's rotation.
+    const syncPollButton = () => {
+      pollButton.disabled = !eventsSwitch.checked;
+      pollButton.title = eventsSwitch.checked ? "" : "Turn events on to poll";
+    };
+    syncPollButton();
+    eventsSwitch.addEventListener("change", syncPollButton);
+    const rotateButton = h("button", { type: "button" }, "Rotate signing secret");
+    rotateButton.addEventListener("click", () => confirmRotate(path, rotateButton));
+    const goneBanner = instance.notificationsDisabledReason
+      ? h(
+          "div",
+          { class: "banner banner-bad", role: "alert" },
+          h("p", {}, h("strong", {}, "Deliveries stopped. "), instance.notificationsDisabledReason, "."),
+          h(
+            "p",
+            {},
+            "The receiver asked to stop (HTTP 410 Gone), so events were turned off. Fix the receiver or change the callback URL, then turn events on again: ",
+            h("a", { href: `#/${path}/edit` }, "Edit the callback URL"),
+            " or use the Events switch above.",
+          ),
+        )
+      : null;
+
     const statusBox = h("div", { class: "status-box" }, h("p", { class: "loading" }, "Loading…"));
-    const log = eventLog(path, gen);
+    const log = eventLog(path, gen, focusEventId);
 
     // One request in flight per view: a slow API gets the next request only after it
     // answered this one, and an auto-refresh tick while one is running is skipped.
@@ -960,7 +1097,7 @@
         refreshing = (async () => {
           try {
             await loadStatus();
-            await log.reload();
+            await log.refresh();
           } finally {
             refreshing = null;
           }
@@ -997,9 +1134,11 @@
               h("span", { class: "switch" }, eventsSwitch, h("label", { for: eventsSwitch.id }, "Events")),
               pollButton,
               h("a", { class: "button", href: `#/${path}/edit` }, "Edit"),
+              rotateButton,
               deleteButton,
             ),
       ),
+      goneBanner ? [goneBanner] : [], // replaceChildren would write a null as "null"
       h(
         "dl",
         { class: "facts" },
@@ -1130,9 +1269,35 @@
     dialog.showModal();
   }
 
-  // ---------------------------------------------------------------- event log
+  // ---------------------------------------------------------------- event log (the inspector)
 
-  function eventLog(instancePath, gen) {
+  const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  // A search or filter that finds nothing in one answer follows its token this many times
+  // before saying "nothing in the part searched so far" (with a button to go on).
+  const SEARCH_FOLLOW = 10;
+
+  function copyButton(label, value) {
+    const button = h("button", { type: "button", class: "small copy", "aria-label": `Copy ${label}` }, "Copy");
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(value);
+        toast(`${label} copied.`);
+      } catch {
+        toast("Copy is not allowed here: select the text and press Ctrl+C.");
+      }
+    });
+    return button;
+  }
+
+  function eventLog(instancePath, gen, focusEventId) {
+    const instanceHash = `#/${instancePath}`;
+    const search = field({
+      label: "Object or event id",
+      name: "q",
+      type: "search",
+      hint: "An object id (order 105: 105) or an event id; searches the whole log.",
+      value: focusEventId || "",
+    });
     const statusFilter = field({
       label: "Event status",
       name: "status",
@@ -1144,15 +1309,16 @@
     const limit = field({ label: "Per page", name: "limit", type: "number", value: 25, min: 1, max: 100 });
     const filters = h(
       "form",
-      { class: "filters", "aria-label": "Event filters" },
+      { class: "filters", "aria-label": "Event filters", role: "search" },
+      search.wrap,
       statusFilter.wrap,
       since.wrap,
       until.wrap,
       limit.wrap,
-      h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply filters")),
+      h("div", { class: "actions" }, h("button", { type: "submit" }, "Search")),
     );
     // A store user's session reads only: no replay or retry (the API would refuse them).
-    const replayButton = h("button", { type: "button", hidden: Boolean(storeSession()) }, "Replay failed");
+    const replayButton = h("button", { type: "button", hidden: Boolean(storeSession()) }, "Replay failed…");
     const body = h("tbody", {});
     const table = h(
       "table",
@@ -1165,22 +1331,32 @@
       body,
     );
     const empty = h("p", { class: "empty", hidden: true }, "No events match.");
+    const partial = h("p", { class: "hint partial", hidden: true });
     const more = h("button", { type: "button", hidden: true }, "Load more");
+    const fresh = h("button", { type: "button", class: "new-events", hidden: true });
     const section = h(
       "section",
       { "aria-labelledby": "events-title" },
       h("div", { class: "section-head" }, h("h2", { id: "events-title" }, "Event log"), replayButton),
       filters,
+      h("div", { class: "notice-slot", "aria-live": "polite" }, fresh),
       h("div", { class: "table-wrap" }, table),
       empty,
+      partial,
       more,
     );
-    const expanded = new Set();
+    const expanded = new Set(focusEventId ? [focusEventId] : []);
     const bodies = new Map();
+    const shown = new Map(); // eventId -> { event, row, detailRow }
     let nextToken = null;
+    let requestSeq = 0; // answers to an older request than the latest reload are dropped
+    let applied = ""; // the query the rows on screen answer
 
+    const searchText = () => search.input.value.trim();
     const query = (token) => {
       const params = new URLSearchParams();
+      const text = searchText();
+      if (text) params.set("objectId", text);
       if (statusFilter.input.value) params.set("status", statusFilter.input.value);
       if (since.input.value) params.set("since", new Date(since.input.value).toISOString());
       if (until.input.value) params.set("until", new Date(until.input.value).toISOString());
@@ -1189,33 +1365,118 @@
       return `${instancePath}/events?${params}`;
     };
 
+    /** A page, following tokens while the answers hold no event (a filter or search
+     * that read only part of the log says so with a token; it is never "nothing"). */
+    async function fetchPage(token) {
+      let data = await api("GET", query(token));
+      for (let i = 0; i < SEARCH_FOLLOW && !(data?.events || []).length && data?.nextToken; i++) {
+        data = await api("GET", query(data.nextToken));
+      }
+      return data;
+    }
+
     async function reload() {
+      const seq = ++requestSeq;
+      const asked = query(null);
       try {
-        const data = await api("GET", query(null));
-        if (!isCurrent(gen)) return;
-        // Re-rendering must not pull focus out from under a keyboard user: note which
-        // row's control had it and give it to the same control of the new row.
+        const text = searchText();
+        let data;
+        if (UUID_RE.test(text)) {
+          // An event id: its own item, one read. An object id that looks like one falls through.
+          try {
+            const event = await api("GET", `${instancePath}/events/${encodeURIComponent(text)}`);
+            data = { events: event ? [event] : [], nextToken: null };
+            expanded.add(text);
+          } catch (err) {
+            if (err.status !== 404) throw err;
+          }
+        }
+        if (!data) data = await fetchPage(null);
+        if (!isCurrent(gen) || seq !== requestSeq) return;
         const focused = body.contains(document.activeElement) ? document.activeElement : null;
         const focusRow = focused?.closest("tr[data-event-id]")?.dataset.eventId;
         const focusAction = focused?.dataset.action;
         body.replaceChildren();
+        shown.clear();
+        fresh.hidden = true;
+        applied = asked;
         addRows(data);
-        if (focusRow) {
-          const row = body.querySelector(`tr[data-event-id="${CSS.escape(focusRow)}"]`);
-          const target =
-            row?.querySelector(`button[data-action="${focusAction}"]`) || row?.querySelector("button");
-          if (target) target.focus();
-        }
+        if (focusRow) restoreFocus(focusRow, focusAction);
       } catch (err) {
-        if (isCurrent(gen)) reportError(err, "The event log did not load");
+        if (isCurrent(gen) && seq === requestSeq) reportError(err, "The event log did not load");
       }
+    }
+
+    /** The auto-refresh: rows on screen change in place (status, attempts), pages loaded
+     * with "Load more" and opened rows stay; events newer than the list are announced,
+     * not pushed in under the reader. */
+    async function refresh() {
+      if (!applied) return reload();
+      const seq = requestSeq;
+      const asked = applied;
+      let data;
+      try {
+        data = await api("GET", asked);
+      } catch {
+        return; // the next tick tries again; the rows on screen stay as they are
+      }
+      if (!isCurrent(gen) || seq !== requestSeq || asked !== applied) return;
+      let newer = 0;
+      const newest = firstShownCreated();
+      for (const event of data?.events || []) {
+        const old = shown.get(event.eventId);
+        if (old) {
+          if (JSON.stringify(old.event) !== JSON.stringify(event)) replaceRows(event);
+        } else if (!newest || String(event.createdAt) >= newest) {
+          newer += 1;
+        }
+      }
+      if (newer) {
+        const all = (data?.events || []).length;
+        fresh.textContent = `${newer}${newer === all && data?.nextToken ? "+" : ""} new event${newer === 1 ? "" : "s"}: show them`;
+        fresh.hidden = false;
+      } else {
+        fresh.hidden = true;
+      }
+      if (!shown.size && (data?.events || []).length) {
+        addRows(data);
+        fresh.hidden = true;
+      }
+    }
+
+    function firstShownCreated() {
+      let newest = "";
+      for (const { event } of shown.values()) if (String(event.createdAt) > newest) newest = String(event.createdAt);
+      return newest;
+    }
+
+    function restoreFocus(eventId, action) {
+      const row = body.querySelector(`tr[data-event-id="${CSS.escape(eventId)}"]`);
+      const target = row?.querySelector(`button[data-action="${action}"]`) || row?.querySelector("button");
+      if (target) target.focus();
+    }
+
+    function replaceRows(event) {
+      const old = shown.get(event.eventId);
+      const focused = old.row.contains(document.activeElement) ? document.activeElement?.dataset.action : null;
+      const [row, detailRow] = eventRows(event);
+      old.row.replaceWith(row);
+      old.detailRow.replaceWith(detailRow);
+      if (focused) restoreFocus(event.eventId, focused);
     }
 
     function addRows(data) {
       const events = data?.events || [];
       nextToken = data?.nextToken || null;
-      for (const event of events) body.append(...eventRows(event));
-      empty.hidden = body.children.length > 0;
+      for (const event of events) {
+        if (shown.has(event.eventId)) replaceRows(event);
+        else body.append(...eventRows(event));
+      }
+      const none = body.children.length === 0;
+      empty.hidden = !none || Boolean(nextToken);
+      partial.hidden = !(none && nextToken);
+      partial.textContent = none && nextToken ? "Nothing found in the part of the log searched so far: search further to read on." : "";
+      more.textContent = none && nextToken ? "Search further" : "Load more";
       more.hidden = !nextToken;
     }
 
@@ -1232,10 +1493,10 @@
           class: "small",
           "aria-expanded": "false",
           "aria-controls": detailsId,
-          "aria-label": `Attempts of event ${id}`,
+          "aria-label": `Details of event ${id}`,
           dataset: { action: "attempts" },
         },
-        "Attempts",
+        "Details",
       );
       const show = async (open) => {
         toggle.setAttribute("aria-expanded", String(open));
@@ -1244,18 +1505,23 @@
         else expanded.delete(id);
         if (!open) return;
         // The list already carries the attempts; the event's body comes once from its detail.
-        detailCell.replaceChildren(renderAttempts(event, bodies.get(id)));
+        detailCell.replaceChildren(renderAttempts(event, bodies.get(id), instanceHash));
         if (bodies.has(id)) return;
         try {
           const detail = await api("GET", `${instancePath}/events/${encodeURIComponent(id)}`);
           bodies.set(id, detail?.body ?? null);
-          if (!detailRow.hidden) detailCell.replaceChildren(renderAttempts(detail || event, bodies.get(id)));
+          if (!detailRow.hidden) detailCell.replaceChildren(renderAttempts(detail || event, bodies.get(id), instanceHash));
         } catch (err) {
           detailCell.append(h("p", { class: "form-error" }, `Event detail: ${err.message}`));
         }
       };
       toggle.addEventListener("click", () => show(toggle.getAttribute("aria-expanded") !== "true"));
-      const actions = h("td", { "data-label": "Actions", class: "row-actions" }, toggle);
+      const link = h(
+        "a",
+        { href: `${instanceHash}/events/${encodeURIComponent(id)}`, class: "small event-link", "aria-label": `Link to event ${id}` },
+        "Link",
+      );
+      const actions = h("td", { "data-label": "Actions", class: "row-actions" }, toggle, link);
       if (event.status === "failed" && !storeSession()) {
         const retry = h(
           "button",
@@ -1267,7 +1533,8 @@
             try {
               await api("POST", `${instancePath}/events/${encodeURIComponent(id)}/retry`);
               toast("Event queued for another delivery.");
-              await reload();
+              // In place: the retried event keeps its row (and the reader their place).
+              replaceRows({ ...event, status: "queued", nextAttemptAt: null });
             } catch (err) {
               reportError(err, "Retry failed");
             }
@@ -1276,16 +1543,21 @@
         actions.append(retry);
       }
       const statusKind = { delivered: "ok", failed: "bad", retrying: "warn" }[event.status] || "muted";
+      const statusCell = h("td", { "data-label": "Status", class: "status" }, badge(event.status || "unknown", statusKind));
+      if (event.status === "retrying" && event.nextAttemptAt) {
+        statusCell.append(" ", h("span", { class: "hint next-attempt" }, "next ", formatTime(event.nextAttemptAt)));
+      }
       const row = h(
         "tr",
         { dataset: { eventId: id, status: event.status || "" } },
         h("td", { "data-label": "Created" }, formatTime(event.createdAt)),
         h("td", { "data-label": "Change" }, event.eventType || "—"),
         h("td", { "data-label": "Object", class: "object" }, `${event.objectType || "?"} ${event.objectId ?? ""}`.trim()),
-        h("td", { "data-label": "Status", class: "status" }, badge(event.status || "unknown", statusKind)),
-        h("td", { "data-label": "Attempts", class: "num attempts" }, String(attempts.length)),
+        statusCell,
+        h("td", { "data-label": "Attempts", class: "num attempts" }, String(event.attemptCount ?? attempts.length)),
         actions,
       );
+      shown.set(id, { event, row, detailRow });
       if (expanded.has(id)) show(true);
       return [row, detailRow];
     }
@@ -1294,42 +1566,143 @@
       e.preventDefault();
       reload();
     });
+    fresh.addEventListener("click", () => reload());
     more.addEventListener("click", () =>
       whileBusy(more, async () => {
+        const seq = requestSeq;
         try {
-          addRows(await api("GET", query(nextToken)));
+          const data = await fetchPage(nextToken);
+          if (isCurrent(gen) && seq === requestSeq) addRows(data);
         } catch (err) {
           reportError(err, "More events did not load");
         }
       }),
     );
-    replayButton.addEventListener("click", () =>
-      whileBusy(replayButton, async () => {
-        try {
-          const result = await api("POST", `${instancePath}/events/replay`, {});
-          toast(`${result?.replayed ?? 0} failed event(s) queued again.`);
-          await reload();
-        } catch (err) {
-          reportError(err, "Replay failed");
-        }
-      }),
-    );
-    return { section, reload };
+    replayButton.addEventListener("click", () => confirmReplay(instancePath, since.input.value, until.input.value, replayButton, reload));
+    return { section, reload, refresh };
   }
 
-  function renderAttempts(event, body) {
+  /** Bulk replay says what it will do, for the range on screen, before doing it. */
+  function confirmReplay(instancePath, sinceValue, untilValue, opener, done) {
+    const range = {};
+    if (sinceValue) range.since = new Date(sinceValue).toISOString();
+    if (untilValue) range.until = new Date(untilValue).toISOString();
+    const from = range.since ? absoluteTime(new Date(range.since)) : "the oldest event kept";
+    const to = range.until ? absoluteTime(new Date(range.until)) : "now";
+    const dialog = h(
+      "dialog",
+      { class: "confirm", "aria-labelledby": "replay-title" },
+      h(
+        "form",
+        { method: "dialog" },
+        h("h2", { id: "replay-title" }, "Replay failed events?"),
+        h("p", { class: "replay-range" }, `Every failed event created from ${from} to ${to} is queued for delivery again, with its own event id.`),
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { value: "cancel", autofocus: true }, "Cancel"),
+          h("button", { value: "replay" }, "Replay failed events"),
+        ),
+      ),
+    );
+    dialog.addEventListener("close", async () => {
+      dialog.remove();
+      if (dialog.returnValue !== "replay") {
+        opener.focus();
+        return;
+      }
+      try {
+        const result = await api("POST", `${instancePath}/events/replay`, range);
+        toast(`${result?.replayed ?? 0} failed event(s) queued again.`);
+        await done();
+      } catch (err) {
+        reportError(err, "Replay failed");
+      }
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  /** A new signing secret, shown once; the old one keeps signing for 24 h. */
+  function confirmRotate(path, opener) {
+    const dialog = h(
+      "dialog",
+      { class: "confirm", "aria-labelledby": "rotate-title" },
+      h(
+        "form",
+        { method: "dialog" },
+        h("h2", { id: "rotate-title" }, "Rotate the signing secret?"),
+        h(
+          "p",
+          {},
+          "A new secret is made and shown once. For 24 hours every delivery carries a signature by the old and by the new secret (webhook-signature lists both), so update your receiver within that time; then only the new one signs.",
+        ),
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { value: "cancel", autofocus: true }, "Cancel"),
+          h("button", { value: "rotate" }, "Rotate"),
+        ),
+      ),
+    );
+    dialog.addEventListener("close", async () => {
+      dialog.remove();
+      if (dialog.returnValue !== "rotate") {
+        opener.focus();
+        return;
+      }
+      try {
+        const rotated = await api("POST", `${path}/signing-secret/rotate`);
+        const until = rotated?.previousValidUntil ? absoluteTime(new Date(rotated.previousValidUntil)) : null;
+        const shownOnce = h(
+          "dialog",
+          { class: "confirm", "aria-labelledby": "rotated-title" },
+          h(
+            "form",
+            { method: "dialog" },
+            h("h2", { id: "rotated-title" }, "New signing secret"),
+            h("p", {}, "Shown only now: copy it into your receiver."),
+            h("dl", { class: "secrets" }, copyRow("Signing secret", rotated.signingSecret)),
+            until ? h("p", { class: "hint" }, `The old secret signs too until ${until}.`) : null,
+            h("div", { class: "actions" }, h("button", { value: "close", autofocus: true }, "Done")),
+          ),
+        );
+        shownOnce.addEventListener("close", () => {
+          shownOnce.remove();
+          opener.focus();
+        });
+        document.body.append(shownOnce);
+        shownOnce.showModal();
+      } catch (err) {
+        reportError(err, "The signing secret was not rotated");
+      }
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  function renderAttempts(event, body, instanceHash) {
     const attempts = Array.isArray(event.attempts) ? event.attempts : [];
+    const link = instanceHash ? `${instanceHash}/events/${encodeURIComponent(event.eventId)}` : null;
     const facts = h(
       "dl",
       { class: "facts" },
-      fact("Event id", h("code", {}, String(event.eventId))),
+      fact("Event id", h("span", {}, h("code", {}, String(event.eventId)), " ", copyButton("Event id", String(event.eventId)))),
+      link ? fact("Link", h("span", {}, h("a", { href: link }, "This event"), " ", copyButton("Link", new URL(link, window.location.href).href))) : null,
+      fact("Object", h("span", {}, h("code", {}, `${event.objectType || "?"} ${event.objectId ?? ""}`.trim()), " ", copyButton("Object id", String(event.objectId ?? "")))),
       fact("Changed at", formatTime(event.changedAt)),
+      event.status === "retrying" ? fact("Next attempt", formatTime(event.nextAttemptAt)) : null,
+      event.status === "retrying" ? fact("Note", "Retrying is not failed: it counts as failed only once the retries run out.") : null,
+      event.lastError ? fact("Last error", event.lastError) : null,
     );
+    const lastResponse = event.lastResponse
+      ? h("details", { class: "last-response" }, h("summary", {}, "The receiver's last refusal (first 2 KB of its answer)"), h("pre", {}, event.lastResponse))
+      : null;
     const table = attempts.length
       ? h(
           "table",
           { class: "grid inner", "aria-label": "Delivery attempts" },
-          h("thead", {}, h("tr", {}, ["At", "HTTP status", "Latency", "Error"].map((t) => h("th", { scope: "col" }, t)))),
+          h("thead", {}, h("tr", {}, ["At", "HTTP status", "Latency", "Error", "Request headers"].map((t) => h("th", { scope: "col" }, t)))),
           h(
             "tbody",
             {},
@@ -1341,6 +1714,7 @@
                 h("td", { "data-label": "HTTP status" }, formatCount(a.statusCode)),
                 h("td", { "data-label": "Latency", class: "num" }, a.latencyMs === undefined || a.latencyMs === null ? "—" : `${Math.round(a.latencyMs)} ms`),
                 h("td", { "data-label": "Error", class: a.error ? "error-text" : "" }, a.error || "—"),
+                h("td", { "data-label": "Request headers" }, requestHeaders(event, a)),
               ),
             ),
           ),
@@ -1353,9 +1727,25 @@
             "details",
             { class: "event-body" },
             h("summary", {}, "Callback body"),
+            copyButton("Callback body", typeof body === "string" ? body : JSON.stringify(body)),
             h("pre", {}, typeof body === "string" ? body : JSON.stringify(body, null, 2)),
           );
-    return h("div", { class: "attempts" }, facts, table, shownBody);
+    return h("div", { class: "attempts" }, facts, table, lastResponse, shownBody);
+  }
+
+  /** The headers every attempt sends (the signatures are per attempt and not kept; the
+   * secrets never leave the server). */
+  function requestHeaders(event, attempt) {
+    const at = attempt.at ? Math.floor(new Date(attempt.at).getTime() / 1000) : null;
+    const lines = [
+      "Content-Type: application/json",
+      `webhook-id: ${event.eventId}`,
+      at ? `webhook-timestamp: ${at} (about)` : null,
+      "webhook-signature: v1,… (one per signing secret; a rotation's overlap lists two)",
+      `Elements-Webhook-Id: ${event.eventId}`,
+      "Elements-Webhook-Signature: sha256=… (when a signature key is set)",
+    ].filter(Boolean);
+    return h("details", {}, h("summary", {}, "Headers"), h("pre", {}, lines.join("\n")));
   }
 
   // ---------------------------------------------------------------- BigCommerce app

@@ -8,7 +8,8 @@ connection stays bound to it, and DNS rebinding between check and connect cannot
 
 Redirects are never followed (3xx is a failure, and a redirect could point inside our
 network). Only the status and Retry-After matter: the response body is streamed and
-dropped (up to 64 KiB, so the connection can be reused), never buffered. Errors are
+dropped (up to 64 KiB, so the connection can be reused), never buffered -- except the
+first 2 KB of a non-2xx answer, kept with the attempt for the event inspector. Errors are
 reduced to a short, secret-free phrase (no URL, which may carry a token in its query).
 """
 
@@ -30,6 +31,9 @@ import httpx
 from bcpoller.delivery.policy import AttemptResult
 from bcpoller.delivery.signing import USER_AGENT
 from bcpoller.security.ssrf import UnsafeUrlError, safe_address
+
+# What the event inspector shows of a refusing receiver's answer (issue 20).
+RESPONSE_HEAD_BYTES = 2048
 
 _MAX_DRAIN_BYTES = 64 * 1024
 # A POST waits this long for its endpoint's connection before it opens another one: a
@@ -252,10 +256,14 @@ class CallbackSender:
                 # Drain a small body so the connection (and its TLS session) is reused by
                 # the next POST; give up on a big one (the connection is then dropped).
                 drained = 0
+                head = b""
                 async for chunk in response.aiter_raw():
+                    if len(head) < RESPONSE_HEAD_BYTES and not 200 <= status < 300:
+                        head += chunk[: RESPONSE_HEAD_BYTES - len(head)]
                     drained += len(chunk)
                     if drained > _MAX_DRAIN_BYTES:
                         break
+                encoding = response.headers.get("content-encoding")
         except UnsafeUrlError as exc:
             # The name resolved to a public address when the URL was checked, to this now.
             return AttemptResult(
@@ -277,7 +285,14 @@ class CallbackSender:
         if 200 <= status < 300:
             return AttemptResult(status, latency)
         error = f"HTTP {status}" + (" (redirect not followed)" if 300 <= status < 400 else "")
-        return AttemptResult(status, latency, error, retry_after=retry_after)
+        shown = f"({encoding}-encoded body not shown)" if encoding and encoding != "identity" else None
+        return AttemptResult(
+            status,
+            latency,
+            error,
+            retry_after=retry_after,
+            response_head=shown or head.decode("utf-8", "replace") or None,
+        )
 
 
 def _readable(sock: typing.Any) -> bool:

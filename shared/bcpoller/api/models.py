@@ -112,6 +112,7 @@ class EventOut(BaseModel):
 
 
 class EventDetail(EventOut):
+    lastResponse: str | None = Field(None, description="The latest refusal's answer: first 2 KB of its body")
     body: Any = Field(None, description="The callback body as sent (parsed JSON)")
 
 
@@ -138,3 +139,15 @@ class Accepted(BaseModel):
 class EventsSwitch(BaseModel):
     instanceId: str
     eventsEnabled: bool
+
+
+class SigningSecretRotated(BaseModel):
+    instanceId: str
+    signingSecret: str = Field(description="The new Standard Webhooks secret (whsec_...): shown only here")
+    previousValidUntil: datetime | None = Field(
+        description="Until then the replaced secret signs too (a second v1 signature in webhook-signature)"
+    )
+
+
+class InstanceCheck(BaseModel):
+    valid: bool = Field(description="True: create would accept this body now")

@@ -39,6 +39,7 @@ from bcpoller.api.models import (
     EventPage,
     EventsSwitch,
     EventStatus,
+    InstanceCheck,
     InstanceCreate,
     InstanceCreated,
     InstanceOut,
@@ -46,6 +47,7 @@ from bcpoller.api.models import (
     InstanceStatus,
     Replayed,
     ReplayRequest,
+    SigningSecretRotated,
 )
 from bcpoller.api.service import InstanceService
 
@@ -188,6 +190,15 @@ def build_app(
         created = svc().create(principal(), body)
         return Response(201, content_types.APPLICATION_JSON, created)
 
+    @app.post(
+        "/instances/check",
+        summary="Check a new instance's body as create would (every problem at once), making nothing",
+        responses=_responses(200, "Create would accept it", {400: _err("Every problem of the body")}),
+        tags=["instances"],
+    )
+    def check_instance(body: InstanceCreate) -> InstanceCheck:
+        return svc().check_new(principal(), body)
+
     @app.get(
         "/instances",
         summary="List the organization's instances",
@@ -277,6 +288,16 @@ def build_app(
         until: Annotated[datetime | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
         nextToken: Annotated[str | None, Query(max_length=2048)] = None,
+        objectId: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=128,
+                description="Only this object's events (every match of the part of the log read; "
+                "a nextToken means more of the log is unread)",
+            ),
+        ] = None,
+        objectType: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     ) -> EventPage:
         return svc().list_events(
             principal(),
@@ -286,6 +307,8 @@ def build_app(
             until=until,
             limit=limit,
             next_token=nextToken,
+            object_id=objectId,
+            object_type=objectType,
         )
 
     @app.post(
@@ -320,6 +343,15 @@ def build_app(
     def retry_event(instance_id: InstanceId, event_id: EventId) -> Response[Accepted]:
         accepted = svc().retry_event(principal(), instance_id, event_id)
         return Response(202, content_types.APPLICATION_JSON, accepted)
+
+    @app.post(
+        "/instances/<instance_id>/signing-secret/rotate",
+        summary="Replace the signing secret: the new one is shown once, the old one signs 24 h more",
+        responses=_responses(200, "The new secret", _NOT_FOUND),
+        tags=["instances"],
+    )
+    def rotate_signing_secret(instance_id: InstanceId) -> SigningSecretRotated:
+        return svc().rotate_signing_secret(principal(), instance_id)
 
     @app.get(
         "/catalog",

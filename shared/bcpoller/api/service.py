@@ -26,6 +26,7 @@ from bcpoller.api.models import (
     EventOut,
     EventPage,
     EventsSwitch,
+    InstanceCheck,
     InstanceCreate,
     InstanceCreated,
     InstanceOut,
@@ -33,10 +34,14 @@ from bcpoller.api.models import (
     InstanceStatus,
     Replayed,
     ResourceStatus,
+    SigningSecretRotated,
 )
 from bcpoller.instances import (
     MASK,
+    PREVIOUS_SIGNING_SECRET,
+    PREVIOUS_SIGNING_UNTIL,
     SECRET_CONFIG_KEYS,
+    SIGNING_KEYS,
     SIGNING_SECRET,
     StoredInstance,
     masked_configuration,
@@ -134,6 +139,8 @@ class EventLogReader(Protocol):
         until: datetime | None = None,
         limit: int = 50,
         next_token: str | None = None,
+        object_id: str | None = None,
+        object_type: str | None = None,
     ) -> tuple[list[Any], str | None]: ...
 
     def get(self, instance_id: str, event_id: str) -> Any: ...
@@ -159,6 +166,10 @@ class CursorReader(Protocol):
 BodyParser = Callable[[dict[str, Any]], ParsedFacts]
 
 
+# How long the secret a rotation replaced keeps signing beside the new one.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
 @dataclass
 class InstanceService:
     instances: InstanceStore
@@ -180,7 +191,7 @@ class InstanceService:
         principal.require_org()
         raw = body.model_dump(mode="json")
         configuration = dict(body.configuration)
-        facts = self._validate(raw)
+        facts = self._validate_with_store(raw, configuration)
         configuration = self._install_oauth(configuration)
         store_time = self._check_store(configuration)
 
@@ -268,6 +279,8 @@ class InstanceService:
 
         public, secret = split_secrets(merged)
         secret[SIGNING_SECRET] = stored_secrets.get(SIGNING_SECRET, "")
+        # A rotation's overlap survives an edit.
+        secret.update({k: stored_secrets[k] for k in SIGNING_KEYS[1:] if k in stored_secrets})
         minutes = facts.refresh_minutes or self.default_refresh_minutes
         fields: dict[str, Any] = {
             "name": name,
@@ -374,13 +387,24 @@ class InstanceService:
         until: datetime | None,
         limit: int,
         next_token: str | None,
+        object_id: str | None = None,
+        object_type: str | None = None,
     ) -> EventPage:
         visible_instance(principal, self.instances, instance_id)
         if since and until and since > until:
             raise BadRequest("since is after until", [("since", "must not be after until")])
+        if object_type and not object_id:
+            raise BadRequest("objectType needs objectId", [("objectId", "required with objectType")])
         try:
             items, token = self.events.list(
-                instance_id, status=status, since=since, until=until, limit=limit, next_token=next_token
+                instance_id,
+                status=status,
+                since=since,
+                until=until,
+                limit=limit,
+                next_token=next_token,
+                object_id=object_id,
+                object_type=object_type,
             )
         except ValueError as exc:
             raise BadRequest("the event query is not valid", [_query_problem(exc)]) from None
@@ -415,6 +439,68 @@ class InstanceService:
         if since and until and since > until:
             raise BadRequest("since is after until", [("since", "must not be after until")])
         return Replayed(replayed=self.replayer.replay_failed(instance_id, since=since, until=until))
+
+    def check_new(self, principal: Principal, body: InstanceCreate) -> InstanceCheck:
+        """What create would say of this body, without making anything (the page's
+        form asks while it still has problems of its own to show)."""
+        principal.require_org()
+        raw = body.model_dump(mode="json")
+        configuration = dict(body.configuration)
+        self._validate_with_store(raw, configuration)
+        if not configuration.get("oauth.code"):
+            self._check_store(configuration)
+        return InstanceCheck(valid=True)
+
+    def _validate_with_store(self, raw: dict[str, Any], configuration: dict[str, Any]) -> ParsedFacts:
+        """Every problem of a new instance's body in one answer: when the body has
+        problems but its credentials are complete and passed the URL guard, the store
+        is asked too, so its refusal is not held back for a second round."""
+        try:
+            return self._validate(raw)
+        except BadRequest as exc:
+            problems = [(e.field, e.problem) for e in exc.errors]
+            touched = {_cfg(k) for k in CREDENTIAL_KEYS}
+            if (
+                problems
+                and not configuration.get("oauth.code")
+                and not any(f in touched for f, _ in problems)
+            ):
+                # The store's own address only: nothing else of a refused body goes out.
+                store_part = {k: v for k, v in configuration.items() if k != CALLBACK_URL}
+                try:
+                    self.store.check(store_part)
+                except StoreCheckFailed as failed:
+                    problems.extend(
+                        _cfg_all(failed.problems)
+                        or [(_cfg(_credential_field(configuration)), failed.message)]
+                    )
+            if not problems:
+                raise
+            unique = list(dict.fromkeys(problems))
+            raise BadRequest(f"the instance body has {len(unique)} problem(s)", unique) from None
+
+    def rotate_signing_secret(self, principal: Principal, instance_id: str) -> SigningSecretRotated:
+        """A new signing secret, returned once; the replaced one signs too until
+        ``previousValidUntil`` (ROTATION_OVERLAP), then no more."""
+        principal.require_org()
+        instance = visible_instance(principal, self.instances, instance_id)
+        stored = self.crypto.decrypt(instance.secrets, instance_id)
+        now = self.clock().astimezone(UTC)
+        until = now + ROTATION_OVERLAP
+        new_secret = "whsec_" + base64.b64encode(secrets_module.token_bytes(32)).decode()
+        rotated = {**stored, SIGNING_SECRET: new_secret}
+        if stored.get(SIGNING_SECRET):
+            rotated[PREVIOUS_SIGNING_SECRET] = stored[SIGNING_SECRET]
+            rotated[PREVIOUS_SIGNING_UNTIL] = until.isoformat()
+        else:
+            rotated.pop(PREVIOUS_SIGNING_SECRET, None)
+            rotated.pop(PREVIOUS_SIGNING_UNTIL, None)
+        self.instances.update_fields(instance_id, {"secrets": self.crypto.encrypt(rotated, instance_id)})
+        return SigningSecretRotated(
+            instanceId=instance_id,
+            signingSecret=new_secret,
+            previousValidUntil=until if stored.get(SIGNING_SECRET) else None,
+        )
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -516,6 +602,11 @@ def _cfg(key: str) -> str:
     return key if key.startswith("configuration.") else f"configuration.{key}"
 
 
+def _credential_field(configuration: Mapping[str, Any]) -> str:
+    """The field a store's refusal without a field belongs to: the store's address as given."""
+    return STORE_URL if configuration.get(STORE_URL) and not configuration.get("store.hash") else "store.hash"
+
+
 def _cfg_all(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(_cfg(field), problem) for field, problem in problems]
 
@@ -615,4 +706,7 @@ def _resource_rows(
         row["lastError"] = figures.get("lastError")
         row["lastPollStart"], row["lastPollEnd"] = last.get("start"), last.get("end")
     order = {name: i for i, name in enumerate(instance.resources)}
-    return sorted(rows.values(), key=lambda r: (order.get(r["resource"], len(order)), r["resource"]))
+    # A resource an edit removed keeps its cursor item (adding it back resumes there) but
+    # is not polled: it leaves the status rather than showing a cursor that never moves.
+    shown = [r for r in rows.values() if not order or r["resource"] in order]
+    return sorted(shown, key=lambda r: (order.get(r["resource"], len(order)), r["resource"]))

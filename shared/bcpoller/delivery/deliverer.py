@@ -32,7 +32,7 @@ from bcpoller.delivery.policy import (
     retry_delay_seconds,
 )
 from bcpoller.delivery.ports import Blobs, Claim, Instances, MetricsSink, Queue, Sender
-from bcpoller.delivery.signing import callback_headers
+from bcpoller.delivery.signing import callback_headers, previous_signing
 from bcpoller.instances import SIGNING_SECRET, StoredInstance
 from bcpoller.messages import QueueMessage
 from bcpoller.security.ssrf import UnsafeUrlError
@@ -205,11 +205,14 @@ class Deliverer:
             self._guard(url)
         except UnsafeUrlError as exc:
             return AttemptResult(status_code=None, latency_ms=0, error=f"callback URL refused: {exc}"[:300])
+        previous_secret, previous_until = previous_signing(secrets)
         headers = callback_headers(
             event_id=message.event_id,
             body=body,
             signature_key=secrets.get(SIGNATURE_KEY) or None,
             signing_secret=secrets.get(SIGNING_SECRET) or None,
+            previous_secret=previous_secret,
+            previous_until=previous_until,
         )
         try:
             return await self._sender.post(url, body.encode(), headers, timeout=_timeout_of(instance))
@@ -238,6 +241,9 @@ class Deliverer:
             "latencyMs": result.latency_ms,
             "error": result.error,
         }
+        # A refusal's answer (first 2 KB): what the receiver said is how to fix it. One
+        # per event (the latest), so retries do not pile bodies up in the item.
+        response = result.response_head if outcome is not Outcome.DELIVERED else None
         self._metrics.add_metric("AttemptLatency", "Milliseconds", result.latency_ms)
         log_extra = {"eventId": event_id, "instanceId": instance_id, "attempt": receive_count}
         if outcome is Outcome.DELIVERED:
@@ -276,6 +282,7 @@ class Deliverer:
                     now=now,
                     next_attempt_at=now + timedelta(seconds=delay),
                     claimed=claimed,
+                    response=response,
                 ),
                 asyncio.to_thread(self._queue.change_visibility, receipt_handle, delay),
             )
@@ -304,6 +311,7 @@ class Deliverer:
             now=now,
             reason=reason,
             claimed=claimed,
+            response=response,
         )
         self._metrics.add_metric("Failed", "Count", 1)
         logger.warning("failed", extra={**log_extra, "reason": reason})

@@ -2,7 +2,9 @@
 
 Status flow: queued (replay) -> delivering -> delivered | retrying -> ... | failed.
 Each attempt is {at, statusCode, latencyMs, error}; error is short and never holds a
-secret (no URL, no headers, no response body).
+secret (no URL, no headers, no response body). The latest refusal's answer (first 2 KB
+of the receiver's body) is the event's ``lastResponse``, one per event, removed by a
+delivery.
 
 The event item is also the delivery's idempotency record: the claim before the POST is
 one conditional write on it (refused while another attempt holds a live claim, or once
@@ -41,6 +43,10 @@ _HIDDEN = {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK, keys.TTL, "claimUntil",
 # What the first claim's outcome sets, in the log entry.
 _OUTCOME = ("status", "updatedAt", "lastError", "nextAttemptAt", "deliveredAt")
 _MAX_PAGES = 10
+# An object search reads event items in Queries of this many, at most _OBJECT_PAGES per
+# call (about 1.5 MB, ~190 RRU eventually consistent), then hands back a token.
+_OBJECT_READ = 1000
+_OBJECT_PAGES = 5
 # A log entry holding more than this is stored compressed: a write costs 1 WRU per KB.
 _COMPRESS_OVER = 900
 COUNTED = ("delivered", "failed")
@@ -97,14 +103,18 @@ def _decode_token(token: str, instance_id: str) -> dict[str, Any]:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, TypeError):
         raise EventLogError("next_token: not a token this API returned") from None
-    if (
-        not isinstance(key, dict)
-        or key.get(keys.PK) != keys.events_pk(instance_id)
-        or not str(key.get(keys.SK, "")).startswith(keys.LOG_PREFIX)
-        or set(key) != {keys.PK, keys.SK}
-    ):
+    if not isinstance(key, dict) or key.get(keys.PK) != keys.events_pk(instance_id) or not _token_shape(key):
         raise EventLogError("next_token: not a token of this instance's event log")
     return key
+
+
+def _token_shape(key: dict[str, Any]) -> bool:
+    """A listing's token is a ``LOG#`` key; the failed listing's also holds its index
+    key; an object search's is an ``EVENT#`` key. A token is accepted only by its kind."""
+    sk = str(key.get(keys.SK, ""))
+    if set(key) == {keys.PK, keys.SK}:
+        return sk.startswith((keys.LOG_PREFIX, keys.EVENT_PREFIX))
+    return set(key) == {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK} and sk.startswith(keys.EVENT_PREFIX)
 
 
 @dataclass
@@ -152,7 +162,109 @@ class Tally:
         return counts
 
 
-class EventLog:
+# -- exact searches (issue 20) ---------------------------------------------------------
+
+
+def _failed_index_keys(instance_id: str, created_at: str, event_id: str) -> dict[str, str]:
+    return {
+        keys.GSI1_PK: keys.failed_events_gsi_pk(instance_id),
+        keys.GSI1_SK: keys.failed_events_gsi_sk(created_at, event_id),
+    }
+
+
+def _kind(key: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
+    """The token's key, if it belongs to this kind of listing (one listing's token fed
+    to another would start a Query outside its range)."""
+    if key is None:
+        return None
+    sk = str(key.get(keys.SK, ""))
+    found = (
+        "failed"
+        if keys.GSI1_PK in key
+        else "log"
+        if sk.startswith(keys.LOG_PREFIX)
+        else "object"
+        if sk.startswith(keys.EVENT_PREFIX)
+        else ""
+    )
+    if found != kind:
+        raise EventLogError("next_token: a token of another filter; start the listing again without it")
+    return key
+
+
+class _Searches:
+    """The failed listing (from the sparse index) and the object search, mixed into
+    EventLog."""
+
+    store: EventLogStore
+
+    def _failed_page(
+        self,
+        instance_id: str,
+        *,
+        since: str | None,
+        until: str | None,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        newest_first: bool,
+    ) -> tuple[_Items, dict[str, Any] | None]:
+        items, last = self.store.failed_items(
+            instance_id, since=since, until=until, limit=limit, start_key=start_key, newest_first=newest_first
+        )
+        return self._merged(instance_id, items, status="failed"), last
+
+    def _merged(self, instance_id: str, items: _Items, *, status: str | None) -> _Items:
+        """Event items merged with their entries' outcome (the first attempt is there)."""
+        refs = [
+            (str(i["createdAt"]), str(i["eventId"])) for i in items if i.get("createdAt") and i.get("eventId")
+        ]
+        entries = self.store.get_entries(instance_id, refs) if refs else {}
+        found: _Items = []
+        for item in items:
+            merged = _merge(item, entries.get(str(item.get("eventId"))))
+            # The index is eventually consistent: a just-replayed event may still be in it.
+            if status is not None and merged.get("status") != status:
+                continue
+            found.append({**merged, "_stored": item})
+        return found
+
+    def _object_list(
+        self,
+        instance_id: str,
+        *,
+        object_id: str,
+        object_type: str | None,
+        since: str | None,
+        until: str | None,
+        status: str | None,
+        start_key: dict[str, Any] | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Every event of the object in the part of the log read (newest first), and a
+        token while some of the log is unread."""
+        matches: _Items = []
+        key = start_key
+        for _ in range(_OBJECT_PAGES):
+            items, key = self.store.object_items(
+                instance_id,
+                object_id=object_id,
+                object_type=object_type,
+                start_key=key,
+                read_limit=_OBJECT_READ,
+            )
+            matches.extend(
+                i
+                for i in items
+                if (not since or str(i.get("createdAt")) >= since)
+                and (not until or str(i.get("createdAt")) <= until + "\uffff")
+            )
+            if key is None:
+                break
+        found = self._merged(instance_id, matches, status=status)
+        found.sort(key=lambda i: (str(i.get("createdAt")), str(i.get("eventId"))), reverse=True)
+        return [_public(i) for i in found], (_encode_token(key) if key else None)
+
+
+class EventLog(_Searches):
     def __init__(self, store: EventLogStore, *, retention_days: int = 7) -> None:
         self.store = store
         self.retention_days = retention_days
@@ -168,20 +280,44 @@ class EventLog:
         until: datetime | str | None = None,
         limit: int = 50,
         next_token: str | None = None,
+        object_id: str | None = None,
+        object_type: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Newest first; entries carry attempts but not the body (get() has it)."""
+        """Newest first; entries carry attempts but not the body (get() has it). A page
+        shorter than ``limit`` with a token means only part of the log was read: the
+        token goes on, and no page is ever presented as the whole answer early."""
         if status is not None and status not in STATUSES:
             raise EventLogError(f"status: must be one of {', '.join(STATUSES)}, got {status!r}")
         if not 1 <= limit <= MAX_LIMIT:
             raise EventLogError(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
         start = _decode_token(next_token, instance_id) if next_token else None
+        if object_id:
+            return self._object_list(
+                instance_id,
+                object_id=object_id,
+                object_type=object_type,
+                since=_bound(since, "since"),
+                until=_bound(until, "until"),
+                status=status,
+                start_key=_kind(start, "object"),
+            )
+        if status == "failed":
+            items, last = self._failed_page(
+                instance_id,
+                since=_bound(since, "since"),
+                until=_bound(until, "until"),
+                limit=limit,
+                start_key=_kind(start, "failed"),
+                newest_first=True,
+            )
+            return [self._entry(i, with_body=False) for i in items], (_encode_token(last) if last else None)
         items, last = self._page(
             instance_id,
             since=_bound(since, "since"),
             until=_bound(until, "until"),
             status=status,
             limit=limit,
-            start_key=start,
+            start_key=_kind(start, "log"),
             newest_first=True,
         )
         entries = [self._entry(item, with_body=False) for item in items]
@@ -219,6 +355,14 @@ class EventLog:
         (replay of a large backlog does not hold it all in memory)."""
         start: dict[str, Any] | None = None
         low, high = _bound(since, "since"), _bound(until, "until")
+        while status == "failed":
+            items, start = self._failed_page(
+                instance_id, since=low, until=high, limit=100, start_key=start, newest_first=False
+            )
+            for item in items:
+                yield self._with_body(instance_id, item["_stored"])
+            if start is None:
+                return
         while True:
             items, start = self._page(
                 instance_id,
@@ -376,26 +520,38 @@ class EventLog:
         next_attempt_at: datetime | None = None,
         reason: str | None = None,
         claimed: Claimed | None = None,
+        response: str | None = None,
     ) -> None:
         """The outcome of the attempt of ``claimed``. The first claim's goes in its log
         entry (one PutItem, with the body); one that is not ``delivered`` also releases
-        the event item (so a retry can claim it). Later claims update the event item."""
+        the event item (so a retry can claim it). Later claims update the event item.
+        ``response``: a refusal's answer, kept on the event item only (replacing the
+        previous one; a delivery removes it)."""
         fields: dict[str, Any] = {
             "updatedAt": log_time(now),
             "nextAttemptAt": log_time(next_attempt_at) if next_attempt_at else None,
             "lastError": reason or (attempt or {}).get("error"),
+            "lastResponse": response,
         }
         if status == "delivered":
             fields["deliveredAt"] = log_time(now)
             fields["lastError"] = None
+        # Only the event item of a failed event enters the failed index (never the entry,
+        # which holds the body): written with the failure, once.
+        indexed = (
+            {**fields, **_failed_index_keys(instance_id, claimed.created_at, event_id)}
+            if status == "failed" and claimed is not None and claimed.created_at
+            else fields
+        )
         if claimed is not None and claimed.first and claimed.entry is not None:
-            outcome = {k: v for k, v in fields.items() if v is not None}
+            # The entry holds the body already: the answer stays on the event item.
+            outcome = {k: v for k, v in fields.items() if v is not None and k != "lastResponse"}
             entry = {**claimed.entry, **outcome, "status": status, "attempts": [attempt] if attempt else []}
             self.store.put_entry(instance_id, claimed.created_at, event_id, entry)
             if status != "delivered":
-                self.store.finish(instance_id, event_id, status=status, attempt=None, fields=fields)
+                self.store.finish(instance_id, event_id, status=status, attempt=None, fields=indexed)
             return
-        self.store.finish(instance_id, event_id, status=status, attempt=attempt, fields=fields)
+        self.store.finish(instance_id, event_id, status=status, attempt=attempt, fields=indexed)
 
     def fail_without_attempt(self, message: QueueMessage, *, reason: str, now: datetime) -> None:
         """An event that was never claimed and cannot be sent (the item is made if needed
@@ -405,7 +561,12 @@ class EventLog:
             message.event_id,
             status="failed",
             attempt=None,
-            fields={"updatedAt": log_time(now), "lastError": reason, "nextAttemptAt": None},
+            fields={
+                "updatedAt": log_time(now),
+                "lastError": reason,
+                "nextAttemptAt": None,
+                **_failed_index_keys(message.instance_id, log_time(message.emitted_at), message.event_id),
+            },
             item=self._described(message, now=now, status="failed"),
         )
         self.store.put_entry(
@@ -435,7 +596,16 @@ class EventLog:
         delivered or failed event it was."""
         ttl = self.expires_at(now)
         stored = self.store.requeue(
-            instance_id, event_id, fields={"updatedAt": log_time(now), "nextAttemptAt": None, keys.TTL: ttl}
+            instance_id,
+            event_id,
+            # Out of the failed index: a requeued event is no longer failed.
+            fields={
+                "updatedAt": log_time(now),
+                "nextAttemptAt": None,
+                keys.TTL: ttl,
+                keys.GSI1_PK: None,
+                keys.GSI1_SK: None,
+            },
         )
         if stored is None:
             return False
@@ -453,9 +623,15 @@ class EventLog:
 
     @staticmethod
     def _entry(item: dict[str, Any], *, with_body: bool) -> dict[str, Any]:
-        entry = {k: plain(v) for k, v in item.items() if k not in _HIDDEN}
-        if not with_body:
-            entry.pop("body", None)
-        entry["attempts"] = entry.get("attempts") or []
-        entry["attemptCount"] = len(entry["attempts"])
-        return entry
+        return _public(item, with_body=with_body)
+
+
+def _public(item: dict[str, Any], *, with_body: bool = False) -> dict[str, Any]:
+    """An event as the API shows it (no keys, no claim, no compressed body)."""
+    entry = {k: plain(v) for k, v in item.items() if k not in _HIDDEN}
+    if not with_body:
+        entry.pop("body", None)
+        entry.pop("lastResponse", None)  # the detail's, like the body: listings stay small
+    entry["attempts"] = entry.get("attempts") or []
+    entry["attemptCount"] = len(entry["attempts"])
+    return entry

@@ -64,6 +64,9 @@ class AttemptResult:
     error: str | None = None
     retryable_error: bool = False  # timeouts and connection errors are worth another try
     retry_after: str | None = None
+    # The first 2 KB of a refusing answer's body (text), for the event inspector; None
+    # for a 2xx answer, which is never kept (delivered events stay small).
+    response_head: str | None = None
 
 
 def classify(result: AttemptResult) -> Outcome:

@@ -115,6 +115,29 @@ class EventLogStore(Protocol):
 
     def counts(self, instance_id: str, days: list[str]) -> list[dict[str, Any]]: ...
 
+    def failed_items(
+        self,
+        instance_id: str,
+        *,
+        since: str | None,
+        until: str | None,
+        limit: int,
+        start_key: dict[str, Any] | None,
+        newest_first: bool = True,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
+
+    def object_items(
+        self,
+        instance_id: str,
+        *,
+        object_id: str,
+        object_type: str | None,
+        start_key: dict[str, Any] | None,
+        read_limit: int,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
+
+    def get_entries(self, instance_id: str, refs: list[tuple[str, str]]) -> dict[str, dict[str, Any]]: ...
+
 
 class MetricsSink(Protocol):
     def add_metric(self, name: str, unit: Any, value: float) -> None: ...

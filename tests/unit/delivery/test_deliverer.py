@@ -375,3 +375,15 @@ def test_a_warm_container_signs_with_its_cached_secrets() -> None:
     # Decrypted once (the cold record), then read from the container's cache.
     assert rig.instances.decrypted == 1  # type: ignore[attr-defined]
     assert all("webhook-signature" in headers for _, _, headers in rig.sender.posts)
+
+
+def test_a_refusals_response_head_is_kept_with_its_outcome_a_success_keeps_none() -> None:
+    refused = Rig(AttemptResult(503, 5, "HTTP 503", response_head="busy, come back later"))
+    refused.run(attempt=1)
+    assert refused.log.last()[1]["response"] == "busy, come back later"
+    failed = Rig(AttemptResult(400, 5, "HTTP 400", response_head="missing field"))
+    failed.run()
+    assert failed.log.last()[1]["response"] == "missing field"
+    delivered = Rig(AttemptResult(200, 5, response_head="ok"))
+    delivered.run()
+    assert delivered.log.last()[1].get("response") is None
