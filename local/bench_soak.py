@@ -67,6 +67,19 @@ def _moto_rss_mb(moto_port: int) -> float | None:
     return None
 
 
+def _errors_logged(logs: Path, limit: int = 8) -> list[str]:
+    """The first distinct ERROR lines and exception messages the stack logged."""
+    seen: list[str] = []
+    for log in sorted(logs.glob("*.log")) if logs.exists() else []:
+        for line in log.read_text(errors="replace").splitlines():
+            flagged = '"level":"ERROR"' in line or "Error:" in line or "Exception:" in line
+            if flagged and line[:160] not in seen:
+                seen.append(line[:160])
+                if len(seen) >= limit:
+                    return seen
+    return seen
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m local.bench soak", description=__doc__.splitlines()[0])
     p.add_argument("--duration", type=float, default=120.0)
@@ -99,13 +112,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"load average {os.getloadavg()[0]:.1f} at start"
             )
             rss: list[tuple[float, float]] = []
+            odd: list[str] = []
             latencies: dict[str, list[tuple[float, float, int]]] = {name: [] for name in routes}
             started = time.monotonic()
             with httpx.Client(timeout=35.0) as client:
                 while time.monotonic() - started < a.duration:
                     for name, path in routes.items():
                         t0 = time.monotonic()
-                        code = client.get(api + path, headers=headers).status_code
+                        answer = client.get(api + path, headers=headers)
+                        code = answer.status_code
+                        if code != 200 and len(odd) < 5:
+                            odd.append(f"{name} {code} at {t0 - started:.0f} s: {answer.text[:200]}")
                         latencies[name].append((t0 - started, (time.monotonic() - t0) * 1000, code))
                     if not rss or time.monotonic() - started - rss[-1][0] >= 60:
                         mb = _moto_rss_mb(ports["--moto-port"])
@@ -126,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                     if window:
                         print(f"    minute {minute + 1}: p99 {_pct(window, 99):.0f} ms over {len(window)}")
             print(f"events delivered to the demo hook meanwhile: {delivered}")
+            for line in odd:
+                print(f"    not 200: {line}")
+            for line in _errors_logged(Path(tmp) / "logs"):
+                print(f"    logged: {line}")
             if rss:
                 trail = ", ".join(f"{at / 60:.0f} min {mb:.0f}" for at, mb in rss[:: max(1, len(rss) // 10)])
                 print(f"    moto RSS by minute (MB): {trail}")
