@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from bcpoller.security import ssrf
-from bcpoller.security.ssrf import UnsafeUrlError, assert_safe_url, is_safe_address
+from bcpoller.security.ssrf import UnsafeUrlError, assert_safe_url, safe_address
 
 
 def _resolve_to(monkeypatch: pytest.MonkeyPatch, mapping: dict[str, list[str]]) -> None:
@@ -177,13 +177,18 @@ def test_messages_never_carry_credentials(fake_dns: None) -> None:
         ("::1", False),
         ("0.0.0.0", False),
         ("100.100.100.100", False),
-        ("not an ip", False),
+        ("fe80::1%eth0", False),
     ],
 )
-def test_is_safe_address(address: str, safe: bool) -> None:
-    assert is_safe_address(address) is safe
+def test_a_literal_address_is_judged_as_a_connection_would_be(address: str, safe: bool) -> None:
+    if safe:
+        assert safe_address(address, 443, allow_loopback=False) == address
+    else:
+        with pytest.raises(UnsafeUrlError):
+            safe_address(address, 443, allow_loopback=False)
 
 
-def test_is_safe_address_loopback_flag() -> None:
-    assert is_safe_address("127.0.0.1", allow_loopback=True)
-    assert not is_safe_address("10.0.0.1", allow_loopback=True)
+def test_the_loopback_flag_allows_loopback_only() -> None:
+    assert safe_address("127.0.0.1", 80, allow_loopback=True) == "127.0.0.1"
+    with pytest.raises(UnsafeUrlError, match="private"):
+        safe_address("10.0.0.1", 80, allow_loopback=True)

@@ -70,16 +70,6 @@ def _problem(ip: IPAddress, *, allow_loopback: bool) -> str | None:
     return None
 
 
-def is_safe_address(ip: str | IPAddress, *, allow_loopback: bool = False) -> bool:
-    """True when a resolved address may be connected to (the delivery sender checks the
-    address it actually connects to, so DNS rebinding after creation is caught)."""
-    try:
-        address = ip if isinstance(ip, IPAddress) else ipaddress.ip_address(str(ip).split("%", 1)[0])
-    except ValueError:
-        return False
-    return _problem(address, allow_loopback=allow_loopback) is None
-
-
 def _literal_ip(host: str) -> IPAddress | None:
     """The address a host written as an IP literal means, in any of the forms that
     inet_aton accepts (2130706433, 0x7f000001, 0177.0.0.1, 127.1), or None for a name."""
