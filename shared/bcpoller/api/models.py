@@ -72,6 +72,10 @@ class ResourceStatus(BaseModel):
     eventsEmitted: int | None = None
     requests: int | None = None
     lastError: str | None = None
+    unreadable: int | None = Field(
+        None, description="records the latest poll read but could not turn into events"
+    )
+    unreadableReason: str | None = Field(None, description="why the first of them could not")
 
 
 class EventCounts(BaseModel):

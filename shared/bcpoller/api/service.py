@@ -597,6 +597,8 @@ def _event_dict(item: Any, *, detail: bool) -> dict[str, Any]:
 
 
 _LAST_POLL_FIGURES = ("status", "cursor", "recordsRead", "eventsEmitted", "requests")
+# The latest poll's unreadable records: reported as they are, absent meaning none.
+_LAST_POLL_UNREADABLE = ("unreadable", "unreadableReason")
 
 
 def _resource_rows(
@@ -613,6 +615,7 @@ def _resource_rows(
         row.update({k: figures[k] for k in _LAST_POLL_FIGURES if k in figures})
         # The latest poll had no error unless it says so: an older one must not linger.
         row["lastError"] = figures.get("lastError")
+        row.update({k: figures.get(k) for k in _LAST_POLL_UNREADABLE})
         row["lastPollStart"], row["lastPollEnd"] = last.get("start"), last.get("end")
     order = {name: i for i, name in enumerate(instance.resources)}
     return sorted(rows.values(), key=lambda r: (order.get(r["resource"], len(order)), r["resource"]))
