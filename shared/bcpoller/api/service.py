@@ -31,6 +31,7 @@ from bcpoller.api.models import (
     InstanceOut,
     InstancePatch,
     InstanceStatus,
+    Redriven,
     Replayed,
     ResourceStatus,
 )
@@ -145,6 +146,10 @@ class Replayer(Protocol):
     def replay_failed(
         self, instance_id: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> int: ...
+
+    def redrive_instance(self, instance_id: str) -> Any:
+        """This instance's DLQ messages back to the events queue (delivery/replay.py)."""
+        ...
 
 
 class CursorReader(Protocol):
@@ -360,8 +365,12 @@ class InstanceService:
             refreshInterval=instance.refresh_minutes,
             resources=resources,
             last24h=EventCounts(
-                since=since, delivered=int(counts.get("delivered", 0)), failed=int(counts.get("failed", 0))
+                since=since,
+                delivered=int(counts.get("delivered", 0)),
+                failed=int(counts.get("failed", 0)),
+                hours=counts.get("hours") or [],
             ),
+            deadLettered=int(counts.get("deadLettered", 0)),
         )
 
     def list_events(
@@ -415,6 +424,19 @@ class InstanceService:
         if since and until and since > until:
             raise BadRequest("since is after until", [("since", "must not be after until")])
         return Replayed(replayed=self.replayer.replay_failed(instance_id, since=since, until=until))
+
+    def redrive(self, principal: Principal, instance_id: str) -> Redriven:
+        """The instance's dead-lettered events back for delivery (other instances' stay)."""
+        principal.require_org()
+        visible_instance(principal, self.instances, instance_id)
+        done = _as_dict(self.replayer.redrive_instance(instance_id))
+        return Redriven(
+            instanceId=instance_id,
+            moved=int(done.get("moved", 0)),
+            left=int(done.get("left", 0)),
+            scanned=int(done.get("scanned", 0)),
+            complete=bool(done.get("complete", True)),
+        )
 
     # -- helpers ---------------------------------------------------------------------
 
