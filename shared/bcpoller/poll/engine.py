@@ -226,6 +226,11 @@ def poll_instance(
         # The cursors are already safe; an unreleased lease only expires.
         logger.exception("poll report failed; a lease left behind expires on its own")
     busy = run.owner is not None or result.status != "ok"
+    # The store's 429s, on any poll that drew one (a quiet poll too: the dashboard's
+    # "store 429s"); a poll without one adds nothing, so the quiet path stays metric-free.
+    throttled = int(getattr(run.session, "throttled", 0) or 0)
+    if throttled:
+        deps.metrics.add_metric("StoreThrottled", "Count", throttled)
     if busy:
         _record_metrics(deps, result, run.lags, (deps.monotonic() - clock_start) * 1000.0)
         logger.info("poll finished", extra={"summary": _log_summary(result)})

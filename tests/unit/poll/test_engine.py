@@ -543,3 +543,34 @@ def test_a_report_that_differs_only_in_its_unreadable_records_is_written() -> No
     assert _report_due(stored, report(2, "a record has no id in 'id'"), now, 900)
     assert _report_due(stored, report(1, "a record has no id in 'id' and no readable updated date"), now, 900)
     assert _report_due(stored, report(0, None), now, 900)
+
+
+class _Recorded:
+    def __init__(self) -> None:
+        self.metrics: list[tuple[str, float]] = []
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        self.metrics.append((name, value))
+
+
+def test_the_stores_429s_become_a_metric_even_on_a_quiet_poll_and_only_when_there_were_some() -> None:
+    h = harness()
+    recorded = _Recorded()
+    h.deps_overrides["metrics"] = recorded
+    h.poll()  # the first poll (its report)
+    recorded.metrics.clear()
+    h.lambda_now += timedelta(seconds=60)
+    h.poll()
+    assert recorded.metrics == []  # quiet and unthrottled: no metric at all
+
+    opened = h.connector.open
+
+    def throttled_session(configuration: dict[str, Any], *, deadline: float) -> Any:
+        session = opened(configuration, deadline=deadline)
+        session.throttled = 2  # the client counted two 429 answers it waited out
+        return session
+
+    h.connector.open = throttled_session  # type: ignore[method-assign]
+    h.lambda_now += timedelta(seconds=60)
+    assert h.poll().events_emitted == 0
+    assert recorded.metrics == [("StoreThrottled", 2)]
