@@ -151,9 +151,15 @@ def test_a_dead_lettered_event_is_redriven_from_the_page_and_the_health_is_drawn
     )
     expected = [(h["hour"][:13] + ":00Z", kind, h[kind]) for h in hours for kind in ("delivered", "failed")]
     assert [(hour, kind, count) for hour, kind, count, _ in drawn] == expected
-    tallest = max(height for *_, height in drawn)
-    for _, _, count, height in drawn:
-        assert (height > 0) == (count > 0) and (count == 0 or height == tallest)
+    # Heights in proportion: the busiest hour's bars fill the plot, baseline to topline.
+    chart = web.locator("svg.hourly-chart")
+    plot = float(chart.locator("line.baseline").get_attribute("y1") or 0) - float(
+        chart.locator("line.topline").get_attribute("y1") or 0
+    )
+    busiest = max(h["delivered"] + h["failed"] for h in hours)
+    assert chart.locator("line.topline").get_attribute("data-max") == str(busiest)
+    for hour, kind, count, height in drawn:
+        assert abs(height - count / busiest * plot) < 0.2, (hour, kind, count, height, plot)
     ages = web.locator("svg.cursor-chart rect.bar-age")
     expect(ages).to_have_count(2)
     assert sorted(ages.evaluate_all("(rects) => rects.map((r) => r.dataset.resource)")) == [

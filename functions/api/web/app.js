@@ -1208,6 +1208,8 @@
         "aria-label": `Events per hour over the last 24 hours: ${total("delivered")} delivered, ${total("failed")} failed; tallest hour ${max}`,
       },
       svg("line", { class: "baseline", x1: 0, y1: top + plot, x2: width, y2: top + plot }),
+      // The height of the busiest hour: every bar is count / max of the distance between.
+      svg("line", { class: "topline", x1: 0, y1: top, x2: width, y2: top, dataset: { max: String(max) } }),
       bars,
       ticks,
       svg("text", { class: "axis", x: width - 4, y: 10, "text-anchor": "end" }, `max ${max}/h`),
