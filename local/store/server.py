@@ -4,8 +4,9 @@ It serves what the poller reads (the list endpoint of every catalog resource und
 ``/stores/{hash}/v2|v3`` with ``X-Auth-Token``, and legacy ``/api/v2`` with basic auth),
 ``/v2/time``, the OAuth token endpoint, BigCommerce's filters, sorting, paging, date
 formats and rate-limit headers, and a control API under ``/_admin`` for tests, benchmarks
-and the local stack. The store's clock has second granularity, like BigCommerce's filters,
-so several changes share one second.
+and the local stack (``POST /_admin/{resource}/verbatim {"record": {...}}`` adds a record
+served exactly as given, such as BigCommerce's documented examples). The store's clock
+has second granularity, like BigCommerce's filters, so several changes share one second.
 """
 
 from __future__ import annotations

@@ -12,8 +12,11 @@ every customers read, which the shared stack's other tests must not see.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +27,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e import test_web as web_tests
-from tests.e2e.conftest import LocalStack, start_stack, wait_until
+from tests.e2e.conftest import ROOT, LocalStack, start_stack, wait_until
 from tests.e2e.test_stack import create_instance
 from tests.e2e.test_web import (
     CHROMIUM,
@@ -136,6 +139,25 @@ def test_a_dead_lettered_event_is_redriven_from_the_page_and_the_health_is_drawn
     )
     assert again.status_code == 200 and again.json()["moved"] == 0, again.text
     assert deliveries_of(stack, hook) == [str(order)]
+    # The operator's command on the running stack (make redrive) reads the same DLQ.
+    command = [
+        sys.executable,
+        "-m",
+        "local.redrive",
+        "--state-file",
+        str(stack.state_file),
+        "--instance",
+        instance_id,
+    ]
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, cwd=ROOT)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.strip().splitlines()[-1]) == {
+        "instanceId": instance_id,
+        "moved": 0,
+        "left": 0,
+        "scanned": 0,
+        "complete": True,
+    }
 
     # --- the charts draw what status counts: one bar pair per hour, heights in proportion
     web.get_by_label("Auto-refresh").uncheck()
