@@ -11,7 +11,7 @@ CKV_STAMP := $(CKV_VENV)/.installed-$(shell cat requirements-checkov.txt | sha1s
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test lint validate build bench pr install clean openapi create-org mutation
+.PHONY: run test lint validate build bench pr install clean openapi create-org mutation redrive
 
 $(STAMP): requirements-dev.txt shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ openapi: $(STAMP)
 create-org: $(STAMP)
 	@test -n "$(TABLE_NAME)" || { echo "set TABLE_NAME to the stack's TableName output"; exit 2; }
 	PYTHONPATH=shared $(BIN)/python -m bcpoller.api.admin create-org --name "$(or $(NAME),default)"
+
+## Dead-lettered events of the running local stack back for delivery: ARGS="--instance ID"
+redrive: $(STAMP)
+	$(BIN)/python -m local.redrive $(ARGS)
 
 pr: lint validate build test
 

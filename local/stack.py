@@ -355,6 +355,8 @@ class Stack:
             supervisor_pid=os.getpid(),
             logs=str(self.logs_dir),
             started_at=self.started_at,
+            # The stack's resources, for operator commands (python -m local.redrive).
+            resources=json.loads(self.resources.to_json()),
         )
         self.say(
             f"stack up in {time.time() - self.started_at:.1f}s: api {api}  store {self.state['store']}  "

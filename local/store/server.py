@@ -4,8 +4,9 @@ It serves what the poller reads (the list endpoint of every catalog resource und
 ``/stores/{hash}/v2|v3`` with ``X-Auth-Token``, and legacy ``/api/v2`` with basic auth),
 ``/v2/time``, the OAuth token endpoint, BigCommerce's filters, sorting, paging, date
 formats and rate-limit headers, and a control API under ``/_admin`` for tests, benchmarks
-and the local stack. The store's clock has second granularity, like BigCommerce's filters,
-so several changes share one second.
+and the local stack (``POST /_admin/{resource}/verbatim {"record": {...}}`` adds a record
+served exactly as given, such as BigCommerce's documented examples). The store's clock
+has second granularity, like BigCommerce's filters, so several changes share one second.
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ class SimulatedStore:
             self._records: dict[str, dict[int, dict[str, Any]]] = {}
             self._next_id: dict[str, int] = {}
             self._changes: list[dict[str, Any]] = []
+            self._verbatim: dict[str, list[dict[str, Any]]] = {}
             self._used_codes: set[str] = set()
             self._window_start: float | None = None
             self._window_count = 0
@@ -312,6 +314,18 @@ class SimulatedStore:
             self._records[resource][record_id] = record
             self._log(resource, record_id, "CREATED", modified)
             return render(spec, record, api=spec.api)
+
+    def add_verbatim(self, resource: str, record: Any) -> int:
+        """A record served exactly as given, on the first page of every read of the
+        resource (BigCommerce's documented examples lack fields a real store fills, such
+        as the customers example without ``id`` and ``date_modified``). Returns how many
+        the resource has now."""
+        self._spec(resource)
+        if not isinstance(record, dict):
+            raise ApiError(422, "record: must be a JSON object", field="record")
+        with self._lock:
+            self._verbatim.setdefault(resource, []).append(dict(record))
+            return len(self._verbatim[resource])
 
     def bulk(
         self, resource: str, count: int, *, start: datetime | None = None, per_second: int | None = None
@@ -470,6 +484,8 @@ class SimulatedStore:
             rows.reverse()
         if after is not None or before is not None:
             return self._cursor_page(spec, rows, after=after, before=before, limit=limit, api=api)
+        with self._lock:
+            verbatim = [dict(r) for r in self._verbatim.get(spec.name, [])] if page == 1 else []
         total = len(rows)
         start = 0 if repeat else (page - 1) * limit
         chunk = rows[start : start + limit]
@@ -493,7 +509,7 @@ class SimulatedStore:
             # BigCommerce answers a request without page, after or before with both kinds
             # of pagination, so the first page can start a cursor read.
             meta["cursor_pagination"] = _cursor_meta(chunk, rows, 0, limit)
-        return [render(spec, r, api=api) for r in chunk], meta
+        return [render(spec, r, api=api) for r in chunk] + verbatim, meta
 
     def _cursor_page(
         self,
@@ -776,6 +792,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, store.changes(since))
         elif resource == "clock" and method == "GET":
             self._send(200, {"now": store.now().strftime("%Y-%m-%dT%H:%M:%SZ")})
+        elif tail == "verbatim" and method == "POST":
+            body = self._body()
+            if not isinstance(body, dict) or "record" not in body:
+                raise ApiError(422, 'record: the body must be {"record": {...}}', field="record")
+            self._send(201, {"resource": resource, "verbatim": store.add_verbatim(resource, body["record"])})
         elif tail == "bulk" and method == "POST":
             body = self._body()
             start = _admin_time(body.get("date_modified"), "date_modified")

@@ -8,6 +8,7 @@
 | event (status, attempts; the delivery claim) | EVT#{id} | EVENT#{eventId} | |
 | event log entry (time order, body) | EVT#{id} | LOG#{createdAt}#{eventId} | |
 | delivered/failed counts of one day, by hour | EVT#{id} | STATS#{yyyy-mm-dd} | |
+| dead-lettered events (a counter) | EVT#{id} | DLQ | |
 | oversize record body | INST#{id} | BLOB#{eventId} | |
 | organization | ORG#{orgId} | ORG | |
 | secret lookup | SECRET#{sha256 hex} | SECRET | |
@@ -69,6 +70,11 @@ def log_sk(created_at: str, event_id: str) -> str:
 def stats_sk(day: str) -> str:
     """``day`` is ``yyyy-mm-dd`` (UTC)."""
     return f"{STATS_PREFIX}{day}"
+
+
+# The instance's dead-lettered events: ``count``, ADDed when delivery gives up on an event
+# and sends it to the DLQ, lowered by a redrive (delivery/replay.py).
+DEAD_LETTERS_SK = "DLQ"
 
 
 def blob_sk(event_id: str) -> str:

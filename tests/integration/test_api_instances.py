@@ -453,6 +453,8 @@ def test_status_events_retry_and_replay_on_the_real_log_and_queue(
             "eventsEmitted": 4,
             "requests": 2,
             "lastError": None,
+            "unreadable": None,
+            "unreadableReason": None,
         }
     ]
     assert st["last24h"]["failed"] == 3 and st["last24h"]["delivered"] == 0

@@ -80,7 +80,24 @@ def test_counts_come_from_hourly_counters(pipeline: Pipeline) -> None:
     log.add_counts({("inst-a", "2026-11-02T12"): {"delivered": 1, "failed": 0}})  # atomic ADD
     counts = log.counts_since("inst-a", now - timedelta(hours=24), now=now)
     # The window starts at the start of the oldest hour counted (12:00 the day before).
-    assert counts == {"delivered": 5, "failed": 2, "since": datetime(2026, 11, 1, 12, tzinfo=UTC)}
+    hours = counts.pop("hours")
+    assert counts == {
+        "delivered": 5,
+        "failed": 2,
+        "since": datetime(2026, 11, 1, 12, tzinfo=UTC),
+        "deadLettered": 0,
+    }
+    # The chart's series: every hour of the window, oldest first, the same counts per hour.
+    assert [row["hour"] for row in hours] == [
+        datetime(2026, 11, 1, 12, tzinfo=UTC) + timedelta(hours=n) for n in range(25)
+    ]
+    busy = {
+        row["hour"].hour: (row["delivered"], row["failed"])
+        for row in hours
+        if row["delivered"] or row["failed"]
+    }
+    assert busy == {13: (1, 0), 7: (0, 2), 12: (4, 0)}
+    assert sum(row["delivered"] for row in hours) == counts["delivered"]
 
 
 def test_list_rejects_bad_arguments_naming_the_field(pipeline: Pipeline) -> None:

@@ -1108,7 +1108,7 @@
     const loadStatus = async () => {
       try {
         const status = await api("GET", `${path}/status`);
-        if (isCurrent(gen)) statusBox.replaceChildren(renderStatus(status || {}));
+        if (isCurrent(gen)) statusBox.replaceChildren(renderStatus(status || {}), renderHealth(status || {}, path, () => refreshAll()));
       } catch (err) {
         if (isCurrent(gen)) statusBox.replaceChildren(h("p", { class: "form-error" }, `Status: ${err.message}`));
       }
@@ -1213,7 +1213,7 @@
           h(
             "tr",
             { dataset: { resource: name } },
-            h("th", { scope: "row", "data-label": "Resource" }, name),
+            h("th", { scope: "row", "data-label": "Resource" }, name, unreadableNote(r)),
             h("td", { "data-label": "Cursor" }, formatTime(r.cursor)),
             h("td", { "data-label": "Last poll start" }, formatTime(r.lastPollStart)),
             h("td", { "data-label": "Last poll end" }, formatTime(r.lastPollEnd)),
@@ -1231,6 +1231,226 @@
       "A poll that finds changes or errors shows here at once; quiet polls are confirmed at least every 15 minutes.",
     );
     return h("div", {}, summary, h("div", { class: "table-wrap" }, table), freshness);
+  }
+
+  // ---------------------------------------------------------------- health: dead letters, unreadable records, charts
+
+  /** Beside a resource: the records its latest poll read but could not turn into events. */
+  function unreadableNote(r) {
+    if (!r.unreadable) return null;
+    return h(
+      "span",
+      { class: "unreadable", dataset: { unreadable: String(r.unreadable) } },
+      badge(`${r.unreadable} unreadable`, "warn"),
+      r.unreadableReason ? h("span", { class: "unreadable-reason" }, r.unreadableReason) : null,
+    );
+  }
+
+  /** Dead letters (with the Redrive button) and the two charts, under the status table. */
+  function renderHealth(status, path, refresh) {
+    const dead = Number(status.deadLettered || 0);
+    const redrive = h("button", { type: "button", class: "small", hidden: Boolean(storeSession()) }, "Redrive");
+    redrive.addEventListener("click", () => confirmRedrive(path, dead, redrive, refresh));
+    const deadFact = h(
+      "dl",
+      { class: "facts stats" },
+      fact(
+        "Dead-lettered",
+        h("span", { class: "dead-row" }, h("strong", { class: "dead-lettered" }, formatCount(dead)), redrive),
+      ),
+    );
+    return h(
+      "div",
+      { class: "health" },
+      deadFact,
+      h(
+        "div",
+        { class: "charts" },
+        h(
+          "figure",
+          { class: "chart" },
+          h(
+            "figcaption",
+            {},
+            "Events per hour, last 24 h ",
+            h("span", { class: "key key-delivered" }, "delivered"),
+            " ",
+            h("span", { class: "key key-failed" }, "failed"),
+          ),
+          hourlyChart(status.last24h?.hours || [])),
+        h("figure", { class: "chart" }, h("figcaption", {}, "Cursor age per resource"), cursorAgeChart(resourceStatuses(status))),
+      ),
+    );
+  }
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  /** An SVG element: attributes only (presentation, no style attribute: the page's CSP). */
+  function svg(tag, attrs, ...children) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null) continue;
+      if (key === "dataset") Object.assign(el.dataset, value);
+      else el.setAttribute(key, String(value));
+    }
+    append(el, children);
+    return el;
+  }
+
+  /** Delivered (below) and failed (stacked above) per hour, from status.last24h.hours. */
+  function hourlyChart(hours) {
+    const width = 600;
+    const height = 160;
+    const top = 16;
+    const bottom = 22;
+    const plot = height - top - bottom;
+    const max = Math.max(1, ...hours.map((row) => (row.delivered || 0) + (row.failed || 0)));
+    const slot = width / Math.max(1, hours.length);
+    const bars = [];
+    hours.forEach((row, i) => {
+      const hour = new Date(row.hour);
+      const label = Number.isNaN(hour.getTime()) ? String(row.hour) : hour.toISOString().slice(0, 13) + ":00Z";
+      let y = top + plot;
+      for (const kind of ["delivered", "failed"]) {
+        const count = row[kind] || 0;
+        const tall = (count / max) * plot;
+        y -= tall;
+        bars.push(
+          svg(
+            "rect",
+            {
+              class: `bar bar-${kind}`,
+              x: (i * slot + 1).toFixed(1),
+              y: y.toFixed(1),
+              width: Math.max(1, slot - 2).toFixed(1),
+              height: tall.toFixed(1),
+              dataset: { hour: label, kind, count: String(count) },
+            },
+            svg("title", {}, `${label}: ${count} ${kind}`),
+          ),
+        );
+      }
+    });
+    const ticks = hours
+      .map((row, i) => [row, i])
+      .filter(([, i]) => i % 6 === 0 && i < hours.length - 2)
+      .map(([row, i]) =>
+        svg("text", { class: "axis", x: (i * slot + 1).toFixed(1), y: height - 6 }, String(row.hour).slice(11, 13) + ":00"),
+      );
+    const total = (kind) => hours.reduce((sum, row) => sum + (row[kind] || 0), 0);
+    return svg(
+      "svg",
+      {
+        class: "chart-svg hourly-chart",
+        viewBox: `0 0 ${width} ${height}`,
+        role: "img",
+        "aria-label": `Events per hour over the last 24 hours: ${total("delivered")} delivered, ${total("failed")} failed; tallest hour ${max}`,
+      },
+      svg("line", { class: "baseline", x1: 0, y1: top + plot, x2: width, y2: top + plot }),
+      // The height of the busiest hour: every bar is count / max of the distance between.
+      svg("line", { class: "topline", x1: 0, y1: top, x2: width, y2: top, dataset: { max: String(max) } }),
+      bars,
+      ticks,
+      svg("text", { class: "axis", x: width - 4, y: 10, "text-anchor": "end" }, `max ${max}/h`),
+    );
+  }
+
+
+  /** How far behind each resource's cursor is (the newest change it emitted), now. */
+  function cursorAgeChart(resources, now = Date.now()) {
+    const rows = resources.map(([name, r]) => {
+      const at = r.cursor ? new Date(r.cursor).getTime() : NaN;
+      return { name, age: Number.isNaN(at) ? null : Math.max(0, (now - at) / 1000) };
+    });
+    const width = 600;
+    const rowHeight = 24;
+    const labelWidth = 140;
+    const height = Math.max(1, rows.length) * rowHeight + 8;
+    const max = Math.max(1, ...rows.map((row) => row.age || 0));
+    const children = rows.map((row, i) => {
+      const y = 4 + i * rowHeight;
+      const long = row.age === null ? 0 : (row.age / max) * (width - labelWidth - 110);
+      return svg(
+        "g",
+        { class: "cursor-row" },
+        svg("text", { class: "axis", x: 0, y: y + 15 }, row.name),
+        svg(
+          "rect",
+          {
+            class: "bar bar-age",
+            x: labelWidth,
+            y: y + 4,
+            width: long.toFixed(1),
+            height: rowHeight - 8,
+            dataset: { resource: row.name, ageSeconds: row.age === null ? "" : String(Math.round(row.age)) },
+          },
+          svg("title", {}, `${row.name}: ${row.age === null ? "no cursor yet" : formatAge(row.age)}`),
+        ),
+        svg("text", { class: "axis", x: labelWidth + long + 6, y: y + 15 }, row.age === null ? "no cursor yet" : formatAge(row.age)),
+      );
+    });
+    return svg(
+      "svg",
+      {
+        class: "chart-svg cursor-chart",
+        viewBox: `0 0 ${width} ${height}`,
+        role: "img",
+        "aria-label": rows.length
+          ? `Cursor age: ${rows.map((row) => `${row.name} ${row.age === null ? "none" : formatAge(row.age)}`).join(", ")}`
+          : "No cursor yet",
+      },
+      children,
+    );
+  }
+
+  function formatAge(seconds) {
+    if (seconds < 120) return `${Math.round(seconds)} s`;
+    if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+    if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+    return `${(seconds / 86400).toFixed(1)} d`;
+  }
+
+  function confirmRedrive(path, dead, opener, refresh) {
+    const dialog = h(
+      "dialog",
+      { class: "confirm", "aria-labelledby": "redrive-title" },
+      h(
+        "form",
+        { method: "dialog" },
+        h("h2", { id: "redrive-title" }, "Redrive dead-lettered events?"),
+        h(
+          "p",
+          {},
+          `${dead} event(s) of this instance gave up after every delivery attempt. They are sent to the callback again; ` +
+            "events already delivered are not sent twice, and other instances' events stay where they are.",
+        ),
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { value: "cancel", autofocus: true }, "Cancel"),
+          h("button", { value: "redrive", class: "primary" }, "Redrive"),
+        ),
+      ),
+    );
+    dialog.addEventListener("close", async () => {
+      dialog.remove();
+      if (dialog.returnValue !== "redrive") {
+        opener.focus();
+        return;
+      }
+      await whileBusy(opener, async () => {
+        try {
+          const result = await api("POST", `${path}/events/redrive`, {});
+          const more = result?.complete === false ? " More remain: redrive again." : "";
+          toast(`${result?.moved ?? 0} event(s) sent again, ${result?.left ?? 0} left in the DLQ.${more}`);
+          refresh();
+        } catch (err) {
+          reportError(err, "Redrive failed");
+        }
+      });
+    });
+    document.body.append(dialog);
+    dialog.showModal();
   }
 
   function confirmDelete(instance, path, opener) {

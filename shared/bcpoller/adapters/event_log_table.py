@@ -159,10 +159,17 @@ class EventLogTable:
             if not _conditional_failed(exc):
                 raise
 
-    def requeue(self, instance_id: str, event_id: str, *, fields: dict[str, Any]) -> dict[str, Any] | None:
-        """Back to ``queued`` (claimable again); the item as it was, or None when missing."""
+    def requeue(
+        self, instance_id: str, event_id: str, *, fields: dict[str, Any], unless_delivered: bool = False
+    ) -> dict[str, Any] | None:
+        """Back to ``queued`` (claimable again); the item as it was, or None when missing
+        (or, with ``unless_delivered``, delivered: a redriven copy must find it so)."""
         names = {"#status": "status", "#claim": "claimUntil"}
         values: dict[str, Any] = {":status": "queued"}
+        condition = "attribute_exists(pk)"
+        if unless_delivered:
+            values[":delivered"] = "delivered"
+            condition += " AND #status <> :delivered"
         sets = ["#status = :status"]
         removes = ["#claim"]
         for i, (name, value) in enumerate(fields.items()):
@@ -177,7 +184,7 @@ class EventLogTable:
             old = self._table.update_item(
                 Key=self._key(instance_id, keys.event_sk(event_id)),
                 UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
-                ConditionExpression="attribute_exists(pk)",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
@@ -219,6 +226,27 @@ class EventLogTable:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+    # -- the dead-letter counter -------------------------------------------------------
+
+    def add_dead_letters(self, instance_id: str, n: int) -> int:
+        """ADD ``n`` (negative to lower it) to the instance's dead-letter counter; the new
+        count. One small item: a write costs 1 WRU, and only when an event is given up on
+        or redriven."""
+        self.writes += 1
+        answer = self._table.update_item(
+            Key=self._key(instance_id, keys.DEAD_LETTERS_SK),
+            UpdateExpression="ADD #count :n",
+            ExpressionAttributeNames={"#count": "count"},
+            ExpressionAttributeValues={":n": n},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int((answer.get("Attributes") or {}).get("count", 0))
+
+    def set_dead_letters(self, instance_id: str, count: int) -> None:
+        """The counter as a complete scan of the DLQ found it."""
+        self.writes += 1
+        self._table.put_item(Item={**self._key(instance_id, keys.DEAD_LETTERS_SK), "count": count})
 
     # -- reads ------------------------------------------------------------------------
 
@@ -303,8 +331,10 @@ class EventLogTable:
         return found
 
     def counts(self, instance_id: str, days: list[str]) -> list[dict[str, Any]]:
-        """The counter items of these days (GetItem-priced reads by key, a few at most)."""
-        found = self._get_keys(instance_id, [keys.stats_sk(day) for day in days], consistent=False)
+        """The counter items of these days and the dead-letter counter, in the same
+        BatchGetItem (GetItem-priced reads by key, a few at most)."""
+        sort_keys = [keys.stats_sk(day) for day in days] + [keys.DEAD_LETTERS_SK]
+        found = self._get_keys(instance_id, sort_keys, consistent=False)
         return list(found.values())
 
     def load_body(self, instance_id: str, body_ref: str) -> str:

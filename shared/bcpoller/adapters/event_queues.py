@@ -14,10 +14,11 @@ class QueueError(RuntimeError):
 
 
 class EventQueues:
-    def __init__(self, sqs: Any, *, events_queue_url: str, dlq_url: str) -> None:
+    def __init__(self, sqs: Any, *, events_queue_url: str, dlq_url: str, dlq_wait_seconds: int = 1) -> None:
         self._sqs = sqs
         self._events = events_queue_url
         self._dlq = dlq_url
+        self._dlq_wait_seconds = dlq_wait_seconds
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         self._sqs.change_message_visibility(
@@ -48,7 +49,9 @@ class EventQueues:
         response = self._sqs.receive_message(
             QueueUrl=self._dlq,
             MaxNumberOfMessages=max(1, min(10, max_messages)),
-            WaitTimeSeconds=0,
+            # Long polling asks every SQS server: short polling samples some of them and
+            # may answer empty while messages wait, which would end a redrive early.
+            WaitTimeSeconds=self._dlq_wait_seconds,
             # Long enough to re-send and delete them; a message left behind (invalid)
             # shows up again afterwards.
             VisibilityTimeout=60,
@@ -62,6 +65,20 @@ class EventQueues:
             failed = self._sqs.delete_message_batch(QueueUrl=self._dlq, Entries=entries).get("Failed", [])
             if failed:
                 raise QueueError(f"DLQ refused to delete {len(failed)} of {len(entries)} messages")
+
+    def release_dlq(self, receipt_handles: list[str]) -> None:
+        """Visible again at once: another instance's messages a redrive looked at and left."""
+        for start in range(0, len(receipt_handles), _BATCH_COUNT):
+            chunk = receipt_handles[start : start + _BATCH_COUNT]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)
+            ]
+            failed = self._sqs.change_message_visibility_batch(QueueUrl=self._dlq, Entries=entries).get(
+                "Failed", []
+            )
+            if failed:
+                # They reappear anyway when the receive's visibility timeout ends.
+                raise QueueError(f"DLQ refused to release {len(failed)} of {len(entries)} messages")
 
 
 def _chunks(bodies: list[str]) -> list[list[str]]:

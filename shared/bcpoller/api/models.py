@@ -72,12 +72,25 @@ class ResourceStatus(BaseModel):
     eventsEmitted: int | None = None
     requests: int | None = None
     lastError: str | None = None
+    unreadable: int | None = Field(
+        None, description="records the latest poll read but could not turn into events"
+    )
+    unreadableReason: str | None = Field(None, description="why the first of them could not")
+
+
+class HourCounts(BaseModel):
+    hour: datetime = Field(description="start of the UTC hour")
+    delivered: int = 0
+    failed: int = 0
 
 
 class EventCounts(BaseModel):
     since: datetime
     delivered: int = 0
     failed: int = 0
+    hours: list[HourCounts] = Field(
+        default_factory=list, description="the same counts per hour, oldest first (the page's chart)"
+    )
 
 
 class InstanceStatus(BaseModel):
@@ -89,6 +102,11 @@ class InstanceStatus(BaseModel):
     refreshInterval: int
     resources: list[ResourceStatus]
     last24h: EventCounts
+    deadLettered: int = Field(
+        0,
+        description="events that exhausted their delivery attempts and wait in the DLQ "
+        "(POST .../events/redrive sends them again)",
+    )
 
 
 class Attempt(BaseModel):
@@ -128,6 +146,14 @@ class ReplayRequest(BaseModel):
 
 class Replayed(BaseModel):
     replayed: int
+
+
+class Redriven(BaseModel):
+    instanceId: str
+    moved: int = Field(description="this instance's dead-lettered events sent back for delivery")
+    left: int = Field(description="this instance's events still in the DLQ (0 when complete)")
+    scanned: int = Field(description="DLQ messages read (other instances' stay in the DLQ)")
+    complete: bool = Field(description="the whole DLQ was read; false: call again to go on")
 
 
 class Accepted(BaseModel):

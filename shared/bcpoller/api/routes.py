@@ -45,6 +45,7 @@ from bcpoller.api.models import (
     InstanceOut,
     InstancePatch,
     InstanceStatus,
+    Redriven,
     Replayed,
     ReplayRequest,
     SigningSecretRotated,
@@ -321,6 +322,21 @@ def build_app(
     def replay_events(instance_id: InstanceId, body: ReplayRequest) -> Response[Replayed]:
         replayed = svc().replay(principal(), instance_id, body.since, body.until)
         return Response(202, content_types.APPLICATION_JSON, replayed)
+
+    @app.post(
+        "/instances/<instance_id>/events/redrive",
+        status_code=200,
+        summary="Send this instance's dead-lettered events (DLQ) back for delivery",
+        description=(
+            "Idempotent: events already delivered are not sent again, other instances' "
+            "messages stay in the DLQ. One call reads at most 500 DLQ messages; "
+            "`complete: false` means call again."
+        ),
+        responses=_responses(200, "Redriven", _NOT_FOUND),
+        tags=["observe"],
+    )
+    def redrive_events(instance_id: InstanceId) -> Redriven:
+        return svc().redrive(principal(), instance_id)
 
     @app.get(
         "/instances/<instance_id>/events/<event_id>",

@@ -32,6 +32,7 @@ from bcpoller.api.models import (
     InstanceOut,
     InstancePatch,
     InstanceStatus,
+    Redriven,
     Replayed,
     ResourceStatus,
     SigningSecretRotated,
@@ -152,6 +153,10 @@ class Replayer(Protocol):
     def replay_failed(
         self, instance_id: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> int: ...
+
+    def redrive_instance(self, instance_id: str) -> Any:
+        """This instance's DLQ messages back to the events queue (delivery/replay.py)."""
+        ...
 
 
 class CursorReader(Protocol):
@@ -373,8 +378,12 @@ class InstanceService:
             refreshInterval=instance.refresh_minutes,
             resources=resources,
             last24h=EventCounts(
-                since=since, delivered=int(counts.get("delivered", 0)), failed=int(counts.get("failed", 0))
+                since=since,
+                delivered=int(counts.get("delivered", 0)),
+                failed=int(counts.get("failed", 0)),
+                hours=counts.get("hours") or [],
             ),
+            deadLettered=int(counts.get("deadLettered", 0)),
         )
 
     def list_events(
@@ -500,6 +509,19 @@ class InstanceService:
             instanceId=instance_id,
             signingSecret=new_secret,
             previousValidUntil=until if stored.get(SIGNING_SECRET) else None,
+        )
+
+    def redrive(self, principal: Principal, instance_id: str) -> Redriven:
+        """The instance's dead-lettered events back for delivery (other instances' stay)."""
+        principal.require_org()
+        visible_instance(principal, self.instances, instance_id)
+        done = _as_dict(self.replayer.redrive_instance(instance_id))
+        return Redriven(
+            instanceId=instance_id,
+            moved=int(done.get("moved", 0)),
+            left=int(done.get("left", 0)),
+            scanned=int(done.get("scanned", 0)),
+            complete=bool(done.get("complete", True)),
         )
 
     # -- helpers ---------------------------------------------------------------------
@@ -688,6 +710,8 @@ def _event_dict(item: Any, *, detail: bool) -> dict[str, Any]:
 
 
 _LAST_POLL_FIGURES = ("status", "cursor", "recordsRead", "eventsEmitted", "requests")
+# The latest poll's unreadable records: reported as they are, absent meaning none.
+_LAST_POLL_UNREADABLE = ("unreadable", "unreadableReason")
 
 
 def _resource_rows(
@@ -704,6 +728,7 @@ def _resource_rows(
         row.update({k: figures[k] for k in _LAST_POLL_FIGURES if k in figures})
         # The latest poll had no error unless it says so: an older one must not linger.
         row["lastError"] = figures.get("lastError")
+        row.update({k: figures.get(k) for k in _LAST_POLL_UNREADABLE})
         row["lastPollStart"], row["lastPollEnd"] = last.get("start"), last.get("end")
     order = {name: i for i, name in enumerate(instance.resources)}
     # A resource an edit removed keeps its cursor item (adding it back resumes there) but

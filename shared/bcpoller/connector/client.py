@@ -108,6 +108,8 @@ class BigCommerceClient:
         self.governor = governor or RateGovernor(sleep=sleep, clock=clock)
         self.deadline = deadline
         self.requests_made = 0
+        # 429 answers (the governor waited, the request was sent again): the StoreThrottled metric.
+        self.throttled = 0
         self._sleep = sleep
         self._clock = clock
         self._timeout = timeout
@@ -365,6 +367,7 @@ class BigCommerceClient:
         self.governor.after_response(response.headers)
         status = response.status_code
         if status == 429:
+            self.throttled += 1
             raise _Throttled(response)
         if status >= 500:
             raise _Retryable(response)

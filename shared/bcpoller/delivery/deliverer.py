@@ -294,6 +294,7 @@ class Deliverer:
             reason = f"gave up after {receive_count} attempts: {result.error}"
             # The DLQ first: if that fails the message stays on the queue, never lost.
             await asyncio.to_thread(self._queue.send_to_dlq, message.to_json(), reason)
+            await self._count_dead_letter(instance_id)
         elif outcome is Outcome.GONE:
             reason = "callback answered 410 Gone: notifications turned off"
             await asyncio.to_thread(self._instances.turn_off_notifications, instance_id, reason)
@@ -316,6 +317,15 @@ class Deliverer:
         self._metrics.add_metric("Failed", "Count", 1)
         logger.warning("failed", extra={**log_extra, "reason": reason})
         return Disposition.DONE
+
+    async def _count_dead_letter(self, instance_id: str) -> None:
+        """The instance's dead-letter counter (status and the page show it). Best effort,
+        like the hourly counters: the message is in the DLQ already, and a redrive that
+        reads the whole DLQ sets the counter right again."""
+        try:
+            await asyncio.to_thread(self._log.add_dead_letters, instance_id, 1)
+        except Exception as exc:
+            logger.warning("dead-letter counter not updated", extra={"error": type(exc).__name__})
 
     async def _fail_undeliverable(
         self, message: QueueMessage, reason: str, claimed: Claimed, settle: Callable[[], None]

@@ -88,6 +88,18 @@ def _hour_start(hour: str) -> datetime:
     return datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC)
 
 
+def _hour_rows(first: str, last: str, found: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """One row per hour from ``first`` to ``last`` (hours without outcomes count 0; a
+    replay's -1 never shows below 0)."""
+    rows = []
+    moment, end = _hour_start(first), _hour_start(last)
+    while moment <= end:
+        counted = found.get(hour_of(moment), {})
+        rows.append({"hour": moment, **{s: max(0, counted.get(s, 0)) for s in COUNTED}})
+        moment += timedelta(hours=1)
+    return rows
+
+
 def _days_between(first: str, last: str) -> set[str]:
     start = datetime.strptime(first, "%Y-%m-%d")
     days = (datetime.strptime(last, "%Y-%m-%d") - start).days
@@ -331,7 +343,9 @@ class EventLog(_Searches):
         self, instance_id: str, since: datetime | str, *, now: datetime | None = None
     ) -> dict[str, Any]:
         """Delivered and failed events whose outcome fell in the hours since ``since``
-        (from the start of since's hour: the answer's ``since`` says so)."""
+        (from the start of since's hour: the answer's ``since`` says so), the same per hour
+        (``hours``, oldest first, every hour present: the page's chart) and the instance's
+        dead-lettered events (``deadLettered``), all from one read of a few small items."""
         bound = _bound(since, "since") or ""
         end = now or datetime.now(UTC)
         # Older counter items have expired with the events they counted.
@@ -339,13 +353,22 @@ class EventLog(_Searches):
         last = hour_of(end)
         days = sorted({first[:10], last[:10]} | _days_between(first[:10], last[:10]))
         counts: dict[str, Any] = dict.fromkeys(COUNTED, 0)
+        hours: dict[str, dict[str, int]] = {}
+        dead = 0
         for item in self.store.counts(instance_id, days):
+            if item.get(keys.SK) == keys.DEAD_LETTERS_SK:
+                dead = max(0, int(item.get("count") or 0))
+                continue
             day = str(item.get(keys.SK, ""))[len(keys.STATS_PREFIX) :]
             for name, value in item.items():
                 status, hh = name[:-2], name[-2:]
                 if status in COUNTED and hh.isdigit() and first <= f"{day}T{hh}" <= last:
                     counts[status] += int(value or 0)
+                    row = hours.setdefault(f"{day}T{hh}", dict.fromkeys(COUNTED, 0))
+                    row[status] += int(value or 0)
         counts["since"] = _hour_start(first)
+        counts["hours"] = _hour_rows(first, last, hours)
+        counts["deadLettered"] = dead
         return {k: max(0, v) if k in COUNTED else v for k, v in counts.items()}
 
     def items_with_status(
@@ -591,9 +614,12 @@ class EventLog(_Searches):
                 ttl = self.expires_at(_hour_start(f"{day}T23") + timedelta(hours=1))
                 self.store.add_counts(instance_id, day, counts=attributes, ttl=ttl)
 
-    def mark_queued(self, instance_id: str, event_id: str, *, now: datetime) -> bool:
+    def mark_queued(
+        self, instance_id: str, event_id: str, *, now: datetime, unless_delivered: bool = False
+    ) -> bool:
         """Back to queued for a replay: claimable again, and no longer counted as the
-        delivered or failed event it was."""
+        delivered or failed event it was. ``unless_delivered``: a delivered event stays
+        delivered (False), so that a copy sent again finds it so and is not sent twice."""
         ttl = self.expires_at(now)
         stored = self.store.requeue(
             instance_id,
@@ -606,6 +632,7 @@ class EventLog(_Searches):
                 keys.GSI1_PK: None,
                 keys.GSI1_SK: None,
             },
+            unless_delivered=unless_delivered,
         )
         if stored is None:
             return False
@@ -620,6 +647,13 @@ class EventLog(_Searches):
                 tally.add(instance_id, datetime.fromisoformat(when), str(was), -1)
                 self.add_counts(tally.take())
         return True
+
+    def add_dead_letters(self, instance_id: str, n: int) -> int:
+        """The instance's dead-letter counter moved by ``n``; its new value."""
+        return self.store.add_dead_letters(instance_id, n)
+
+    def set_dead_letters(self, instance_id: str, count: int) -> None:
+        self.store.set_dead_letters(instance_id, count)
 
     @staticmethod
     def _entry(item: dict[str, Any], *, with_body: bool) -> dict[str, Any]:

@@ -79,6 +79,13 @@ class ResourceResult:
     unreadable: int = 0
     cursor: str | None = None
     error: str | None = None
+    # Why the poll's first unreadable record could not become an event (a field of status).
+    unreadable_reason: str | None = None
+
+    def skip_unreadable(self, reason: str) -> None:
+        self.unreadable += 1
+        if self.unreadable_reason is None:
+            self.unreadable_reason = reason
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +96,7 @@ class ResourceResult:
             "checkpoints": self.checkpoints,
             "deferred": self.deferred,
             "unreadable": self.unreadable,
+            "unreadableReason": self.unreadable_reason,
             "cursor": self.cursor,
             "lastError": self.error,
         }
@@ -218,6 +226,11 @@ def poll_instance(
         # The cursors are already safe; an unreleased lease only expires.
         logger.exception("poll report failed; a lease left behind expires on its own")
     busy = run.owner is not None or result.status != "ok"
+    # The store's 429s, on any poll that drew one (a quiet poll too: the dashboard's
+    # "store 429s"); a poll without one adds nothing, so the quiet path stays metric-free.
+    throttled = int(getattr(run.session, "throttled", 0) or 0)
+    if throttled:
+        deps.metrics.add_metric("StoreThrottled", "Count", throttled)
     if busy:
         _record_metrics(deps, result, run.lags, (deps.monotonic() - clock_start) * 1000.0)
         logger.info("poll finished", extra={"summary": _log_summary(result)})
@@ -275,11 +288,27 @@ def _outcome(report: dict[str, Any] | None) -> Any:
         report.get("status"),
         report.get("reason"),
         sorted(
-            (name, r.get("status"), r.get("lastError"), r.get("cursor"))
+            (
+                name,
+                r.get("status"),
+                r.get("lastError"),
+                r.get("cursor"),
+                r.get("unreadable") or 0,
+                r.get("unreadableReason"),
+            )
             for name, r in resources.items()
             if isinstance(r, dict)
         ),
     )
+
+
+def _unreadable_reason(plan: ResourcePlan, *, no_id: bool, no_date: bool) -> str:
+    missing = []
+    if no_id:
+        missing.append(f"no id in {plan.id_field!r}")
+    if no_date:
+        missing.append(f"no readable updated date in {plan.updated_field or 'the updated field'!r}")
+    return "a record has " + " and ".join(missing)
 
 
 def _report_due(
@@ -623,7 +652,7 @@ class _Run:
         for record in records:
             oid, updated = plan.read_id(record), plan.read_updated(record)
             if oid is None or updated is None:
-                result.unreadable += 1
+                result.skip_unreadable(_unreadable_reason(plan, no_id=oid is None, no_date=updated is None))
                 result.error = f"{plan.name}: a record without a readable id or updated date was skipped"
                 continue
             if updated > upper:
@@ -768,7 +797,7 @@ class _Run:
             for record in page.records:
                 oid = plan.read_id(record)
                 if oid is None:
-                    result.unreadable += 1
+                    result.skip_unreadable(_unreadable_reason(plan, no_id=True, no_date=False))
                     result.error = f"{plan.name}: a record without a readable id was skipped"
                     continue
                 records[oid] = record

@@ -37,6 +37,9 @@ class ResourcePlan:
     # The endpoint pages by id (min_id, id:greater or cursor pagination): reads go in id
     # order and resume from a token, never re-reading what a checkpoint covers.
     keyset: bool = False
+    # The fields read_id / read_updated read: named in the reason a record is unreadable.
+    id_field: str = "id"
+    updated_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ def plan_resources(configuration: dict[str, Any]) -> Planning:
                 snapshot=not entry.has_date_filter,
                 sorted_by_store=entry.sorts_by_updated and (not legacy or entry.api == "v2"),
                 keyset=entry.keyset_for(legacy=legacy) is not None,
+                id_field=poller.id_field,
+                updated_field=poller.dates.updated_field or entry.updated_field,
             )
         )
     return Planning(resources=plans, backfill_since=parsed.backfill_since)

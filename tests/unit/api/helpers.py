@@ -169,6 +169,10 @@ class FakeReplayer:
                 n += 1
         return n
 
+    def redrive_instance(self, instance_id: str) -> dict[str, Any]:
+        self.redriven = [*getattr(self, "redriven", []), instance_id]
+        return {"moved": 2, "left": 0, "scanned": 5, "complete": True}
+
 
 class FakeCursors:
     def __init__(self) -> None:

@@ -128,6 +128,7 @@ def test_tenants_are_isolated(world: World) -> None:
         ("GET", f"/instances/{iid}/events"),
         ("POST", f"/instances/{iid}/poll"),
         ("PUT", f"/instances/{iid}/events/enabled"),
+        ("POST", f"/instances/{iid}/events/redrive"),
     ]:
         status, data, _ = call(world.app, method, path, headers=ORG_B, body={} if method == "PATCH" else None)
         assert status == 404, (method, path, data)
@@ -532,3 +533,11 @@ def test_refused_credentials_resume_explicitly_once_they_pass(world: World, how:
     assert world.instances.items[iid].auth_state == "ok" and world.instances.items[iid].auth_error is None
     assert len(world.store.checked) == checked + 1
     assert world.store.checked[-1]["access.token"] == "good-token"  # the stored token, same host
+
+
+def test_redrive_answers_what_moved_and_what_is_left(world: World) -> None:
+    iid = create(world)["id"]
+    status, data, _ = call(world.app, "POST", f"/instances/{iid}/events/redrive", headers=ORG_A)
+    assert status == 200, data
+    assert data == {"instanceId": iid, "moved": 2, "left": 0, "scanned": 5, "complete": True}
+    assert world.service.replayer.redriven == [iid]  # type: ignore[attr-defined]

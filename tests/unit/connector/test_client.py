@@ -254,6 +254,7 @@ def test_429_waits_the_reset_then_retries() -> None:
     with make(handler, clock=clock) as client:
         client.store_time()
     assert client.requests_made == 3
+    assert client.throttled == 2  # the StoreThrottled metric
     assert all(1.2 <= s < 1.3 for s in clock.sleeps[:2])
 
 

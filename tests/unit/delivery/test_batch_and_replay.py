@@ -111,6 +111,15 @@ class FakeEventLog:
         self.queued.append(event_id)
         return True
 
+    dead: dict[str, int] = {}
+
+    def add_dead_letters(self, instance_id: str, n: int) -> int:
+        self.dead[instance_id] = self.dead.get(instance_id, 0) + n
+        return self.dead[instance_id]
+
+    def set_dead_letters(self, instance_id: str, count: int) -> None:
+        self.dead[instance_id] = count
+
 
 class FakeQueue:
     def __init__(self, dlq: list[str] | None = None) -> None:
@@ -128,6 +137,11 @@ class FakeQueue:
 
     def delete_dlq(self, handles: list[str]) -> None:
         self.deleted.extend(handles)
+
+    released: list[str] = []
+
+    def release_dlq(self, handles: list[str]) -> None:
+        self.released = [*self.released, *handles]
 
 
 def item(event_id: str, status: str, **extra: Any) -> dict[str, Any]:
@@ -188,3 +202,23 @@ def test_redrive_stops_at_max_messages() -> None:
     queue = FakeQueue([good] * 25)
     assert Replayer(FakeEventLog({}), queue).redrive_dlq(max_messages=12) == 12  # type: ignore[arg-type]
     assert len(queue.dlq) == 13
+
+
+def test_a_redrive_that_stops_at_its_scan_limit_says_so_and_counts_what_is_left() -> None:
+    def message(instance_id: str, n: int) -> str:
+        return QueueMessage.model_validate(
+            item(f"e-{n}", "failed", instanceId=instance_id, emittedAt="2026-11-28T10:00:05Z")
+        ).to_json()
+
+    bodies = [message("i-1" if n % 2 else "i-2", n) for n in range(30)]
+    queue = FakeQueue(bodies)
+    log = FakeEventLog({})
+    log.dead = {"i-1": 15, "i-2": 15}
+    done = Replayer(log, queue).redrive_instance("i-1", max_scan=20)  # type: ignore[arg-type]
+    assert (done.moved, done.scanned, done.complete, done.left) == (10, 20, False, 5)
+    assert log.dead["i-1"] == 5 and log.dead["i-2"] == 15
+    assert len(queue.released) == 10 and set(queue.released).isdisjoint(queue.deleted)
+    assert {QueueMessage.model_validate_json(b).instance_id for b in queue.sent} == {"i-1"}
+
+    rest = Replayer(log, queue).redrive_instance("i-1")  # type: ignore[arg-type]
+    assert (rest.moved, rest.complete, rest.left) == (5, True, 0) and log.dead["i-1"] == 0

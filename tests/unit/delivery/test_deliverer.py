@@ -64,6 +64,12 @@ class FakeLog:
     def add_counts(self, counts: dict[tuple[str, str], dict[str, int]]) -> None:
         self.counted.append(counts)
 
+    dead_letters: list[tuple[str, int]] = []
+
+    def add_dead_letters(self, instance_id: str, n: int) -> int:
+        self.dead_letters = [*self.dead_letters, (instance_id, n)]
+        return len(self.dead_letters)
+
     def kinds(self) -> list[str]:
         """The claim first; the entry is written while the POST runs, so in any order."""
         kinds = [kind for kind, _ in self.calls]
@@ -229,6 +235,13 @@ def test_last_attempt_goes_to_the_dlq_and_fails() -> None:
     _, kw = rig.log.last()
     assert kw["status"] == "failed" and kw["reason"].startswith("gave up")
     assert rig.metrics.values["Failed"] == [1]
+    assert rig.log.dead_letters == [("i-1", 1)]  # status's deadLettered
+
+
+def test_a_failure_that_does_not_reach_the_dlq_is_not_counted_dead() -> None:
+    rig = Rig(AttemptResult(400, 5, "HTTP 400"))
+    assert rig.run() is Disposition.DONE
+    assert rig.queue.dlq == [] and rig.log.dead_letters == []
 
 
 def test_dlq_failure_keeps_the_message() -> None:

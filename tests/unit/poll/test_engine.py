@@ -520,3 +520,57 @@ def test_a_poll_past_its_lease_sends_nothing_more() -> None:
     assert result.status == "lease_lost" and "lease expired" in (result.resources["orders"].error or "")
     assert [oid for oid, _, _ in h.queue.events()] == ["1"]
     assert h.table.cursors["orders"].cursor == T0
+
+
+def test_a_report_that_differs_only_in_its_unreadable_records_is_written() -> None:
+    """Status shows the unreadable count and reason from the stored report: a change of
+    either alone must reach it, while the same figures again write nothing."""
+    from datetime import datetime
+
+    from bcpoller.poll.engine import _report_due
+
+    def report(unreadable: int, reason: str | None) -> dict[str, Any]:
+        figures = {"status": "ok", "lastError": None, "cursor": None, "unreadable": unreadable}
+        return {
+            "status": "ok",
+            "end": "2026-11-29T10:00:00Z",
+            "resources": {"customers": {**figures, "unreadableReason": reason}},
+        }
+
+    now = datetime.fromisoformat("2026-11-29T10:01:00+00:00")
+    stored = report(1, "a record has no id in 'id'")
+    assert not _report_due(stored, report(1, "a record has no id in 'id'"), now, 900)
+    assert _report_due(stored, report(2, "a record has no id in 'id'"), now, 900)
+    assert _report_due(stored, report(1, "a record has no id in 'id' and no readable updated date"), now, 900)
+    assert _report_due(stored, report(0, None), now, 900)
+
+
+class _Recorded:
+    def __init__(self) -> None:
+        self.metrics: list[tuple[str, float]] = []
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        self.metrics.append((name, value))
+
+
+def test_the_stores_429s_become_a_metric_even_on_a_quiet_poll_and_only_when_there_were_some() -> None:
+    h = harness()
+    recorded = _Recorded()
+    h.deps_overrides["metrics"] = recorded
+    h.poll()  # the first poll (its report)
+    recorded.metrics.clear()
+    h.lambda_now += timedelta(seconds=60)
+    h.poll()
+    assert recorded.metrics == []  # quiet and unthrottled: no metric at all
+
+    opened = h.connector.open
+
+    def throttled_session(configuration: dict[str, Any], *, deadline: float) -> Any:
+        session = opened(configuration, deadline=deadline)
+        session.throttled = 2  # the client counted two 429 answers it waited out
+        return session
+
+    h.connector.open = throttled_session  # type: ignore[method-assign]
+    h.lambda_now += timedelta(seconds=60)
+    assert h.poll().events_emitted == 0
+    assert recorded.metrics == [("StoreThrottled", 2)]
