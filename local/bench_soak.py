@@ -99,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         ports = {flag: free_port() for flag in ("--api-port", "--store-port", "--sink-port", "--moto-port")}
         for flag, port in ports.items():
             argv_ += [flag, str(port)]
+        # The stack's terminal (the API's log lines among them) is kept for _errors_logged.
+        (Path(tmp) / "logs").mkdir(exist_ok=True)
+        out = (Path(tmp) / "logs" / "stack-terminal.log").open("w")
         proc = subprocess.Popen(
-            argv_, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+            argv_, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True
         )
         try:
             state = _wait_state(state_file, proc, 120)
