@@ -107,3 +107,22 @@ def store_install_sk(store_hash: str) -> str:
 
 def install_code_sk(code_hash: str) -> str:
     return f"CODE#{code_hash}"
+
+
+# The deletion sweep (poll/sweep.py): its state and the known ids, in the instance's
+# partition but NOT under META, so the poll's one Query never reads (or pays for) them.
+# | sweep state | INST#{id} | SWEEP#{resource} | generation, parts, startedAt, after, lastId, written |
+# | known ids | INST#{id} | SWEEP#{resource}#IDS#{generation}#{part} | ids (zlib varint deltas), count |
+SWEEP_PREFIX = "SWEEP#"
+
+
+def sweep_sk(resource: str) -> str:
+    return f"{SWEEP_PREFIX}{resource}"
+
+
+def sweep_ids_prefix(resource: str, generation: int) -> str:
+    return f"{SWEEP_PREFIX}{resource}#IDS#{generation:08d}#"
+
+
+def sweep_ids_sk(resource: str, generation: int, part: int) -> str:
+    return f"{sweep_ids_prefix(resource, generation)}{part:06d}"
