@@ -433,6 +433,8 @@ def cursor_to_item(instance_id: str, state: CursorState) -> dict[str, Any]:
         item["sweepAt"] = iso_utc(state.sweep_at)
     if state.sweep_new:
         item["sweepNew"] = encode_ids(state.sweep_new)
+    if state.sweep_gone:
+        item["sweepGone"] = encode_ids(state.sweep_gone)
     if state.pending:
         _pack("pending", {oid: [tok, iso_utc(at)] for oid, (tok, at) in state.pending.items()}, item)
     return item
@@ -472,5 +474,10 @@ def cursor_from_item(item: dict[str, Any]) -> CursorState:
         after=str(item["after"]) if item.get("after") is not None else None,
         last_id=str(item["lastId"]) if item.get("lastId") is not None else None,
         sweep_at=_parse_time(item.get("sweepAt")),
-        sweep_new=frozenset(decode_ids(_bytes(item["sweepNew"]))) if "sweepNew" in item else frozenset(),
+        sweep_new=_id_set(item, "sweepNew"),
+        sweep_gone=_id_set(item, "sweepGone"),
     )
+
+
+def _id_set(item: dict[str, Any], name: str) -> frozenset[int]:
+    return frozenset(decode_ids(_bytes(item[name]))) if name in item else frozenset()

@@ -75,6 +75,9 @@ class CursorState:
     # object created and deleted between two sweeps still gets its DELETED (new ids come
     # in order, so this delta-encoded set stays a few bytes; the sweep's end empties it).
     sweep_new: frozenset[int] = frozenset()
+    # Ids the poll itself announced DELETED since then (archived orders): the sweep that
+    # finds them archived does not announce them again.
+    sweep_gone: frozenset[int] = frozenset()
 
     @property
     def exists(self) -> bool:

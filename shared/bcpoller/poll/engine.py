@@ -713,11 +713,11 @@ class _Run:
         if advanced is None:
             advanced = state.advance(((oid, updated) for oid, updated, _ in fresh), plan.overlap_s)
         if plan.sweep_every_minutes is not None:
-            pairs = zip(fresh, kinds, strict=True)
-            created = {whole_id(oid) for (oid, _, _), kind in pairs if kind == "CREATED"}
-            new = {i for i in created if i is not None} - advanced.sweep_new
-            if new:
-                advanced = replace(advanced, sweep_new=advanced.sweep_new | new)
+            new, gone = _whole_ids(fresh, kinds, "CREATED"), _whole_ids(fresh, kinds, "DELETED")
+            if new - advanced.sweep_new or gone - advanced.sweep_gone:
+                advanced = replace(
+                    advanced, sweep_new=advanced.sweep_new | new, sweep_gone=advanced.sweep_gone | gone
+                )
         return self._checkpoint(advanced, state, result)
 
     def _checkpoint(self, new: CursorState, old: CursorState, result: ResourceResult) -> CursorState:
@@ -918,6 +918,8 @@ class _Run:
                 listed.extend(live)
                 for number in gone_between(known, low, top, live):
                     found = archived.get(number)
+                    if found is not None and number in final.sweep_gone:
+                        continue  # the poll read it archived and announced it already
                     if found is not None:
                         # Archived, so still listed: stamped with its own date, this is the
                         # eventId the poll's DELETED for it has (delivery keeps one).
@@ -961,7 +963,9 @@ class _Run:
             sweeps.drop_known(inst_id, plan.name, state.generation, state.parts)
         every = timedelta(seconds=(plan.sweep_every_minutes or 0) * self.deps.seconds_per_minute)
         # Every id announced before this poll's own read is either listed by now or found gone.
-        done = replace(final, sweep_at=state.started_at + every, sweep_new=frozenset())
+        done = replace(
+            final, sweep_at=state.started_at + every, sweep_new=frozenset(), sweep_gone=frozenset()
+        )
         self._checkpoint(done, final, result)
         logger.info(
             "deletion sweep complete",
@@ -974,6 +978,13 @@ class _Run:
         governor = getattr(self.session, "governor", None)
         left, quota = getattr(governor, "left", None), getattr(governor, "quota", None)
         return isinstance(left, int) and isinstance(quota, int) and quota > 0 and left < quota // 2
+
+
+def _whole_ids(
+    fresh: list[tuple[str, datetime, dict[str, Any]]], kinds: list[EventType], kind: EventType
+) -> set[int]:
+    picked = (whole_id(oid) for (oid, _, _), k in zip(fresh, kinds, strict=True) if k == kind)
+    return {i for i in picked if i is not None}
 
 
 def _token(plan: ResourcePlan, record: dict[str, Any]) -> str:
