@@ -469,8 +469,10 @@ class SimulatedStore:
         elif descending:
             rows.reverse()
         if after is not None or before is not None:
-            records, meta = self._cursor_page(spec, rows, after=after, before=before, limit=limit, api=api)
-            return _only_fields(records, query, v3=v3), meta
+            records, cursor_meta = self._cursor_page(
+                spec, rows, after=after, before=before, limit=limit, api=api
+            )
+            return _only_fields(records, query, v3=v3), cursor_meta
         total = len(rows)
         start = 0 if repeat else (page - 1) * limit
         chunk = rows[start : start + limit]
