@@ -299,6 +299,8 @@ class PollTable:
             after=str(item["after"]) if item.get("after") is not None else None,
             last_id=int(last_id) if last_id is not None else None,
             written=int(item.get("written", 0)),
+            next_at=_parse_time(item.get("nextAt")),
+            through=int(item["through"]) if item.get("through") is not None else None,
         )
 
     def save_sweep(self, instance_id: str, state: SweepState, *, expected_version: int) -> SweepState:
@@ -316,6 +318,10 @@ class PollTable:
             item["after"] = state.after
         if state.last_id is not None:
             item["lastId"] = state.last_id
+        if state.next_at is not None:
+            item["nextAt"] = iso_utc(state.next_at)
+        if state.through is not None:
+            item["through"] = state.through
         kwargs: dict[str, Any] = {"Item": item}
         if expected_version == 0:
             kwargs["ConditionExpression"] = "attribute_not_exists(pk)"

@@ -876,6 +876,9 @@ class _Run:
         assert self.session is not None and plan.build_sweep_request is not None
         inst_id = self.instance.instance_id
         state = sweeps.load_sweep(inst_id, plan.name)
+        if not state.running and state.next_at is not None and final.sweep_at != state.next_at:
+            self._finish_sweep(final, state, result)
+            return
         if not state.running:
             # The stamp is saved before anything is sent: a resumed sweep's DELETED events
             # carry it again, so their eventIds are the ones already sent.
@@ -952,25 +955,41 @@ class _Run:
                 extra={"resource": plan.name, "pages": pages_read, "deleted": len(gone)},
             )
             return
-        sweeps.save_sweep(
+        every = timedelta(seconds=(plan.sweep_every_minutes or 0) * self.deps.seconds_per_minute)
+        # Every id this sweep diffed or listed: the announced ids it covered are at most this.
+        through = max([*listed, *known[-1:], state.last_id or 0])
+        completed = sweeps.save_sweep(
             inst_id,
             SweepState(
-                resource=plan.name, version=state.version, generation=state.generation + 1, parts=written
+                resource=plan.name,
+                version=state.version,
+                generation=state.generation + 1,
+                parts=written,
+                next_at=state.started_at + every,
+                through=through,
             ),
             expected_version=state.version,
         )
         if state.parts:
             sweeps.drop_known(inst_id, plan.name, state.generation, state.parts)
-        every = timedelta(seconds=(plan.sweep_every_minutes or 0) * self.deps.seconds_per_minute)
-        # Every id announced before this poll's own read is either listed by now or found gone.
-        done = replace(
-            final, sweep_at=state.started_at + every, sweep_new=frozenset(), sweep_gone=frozenset()
-        )
-        self._checkpoint(done, final, result)
+        self._finish_sweep(final, completed, result)
         logger.info(
             "deletion sweep complete",
             extra={"resource": plan.name, "ids": len(listed), "deleted": len(gone), "pages": pages_read},
         )
+
+    def _finish_sweep(self, final: CursorState, completed: SweepState, result: ResourceResult) -> None:
+        """The cursor's part of a completed sweep: when the next one is due, and the ids
+        announced meanwhile that it covered dropped (every id announced before its last
+        page is either listed by now or was found gone; later ones have higher ids)."""
+        through = completed.through if completed.through is not None else -1
+        done = replace(
+            final,
+            sweep_at=completed.next_at,
+            sweep_new=frozenset(i for i in final.sweep_new if i > through),
+            sweep_gone=frozenset(i for i in final.sweep_gone if i > through),
+        )
+        self._checkpoint(done, final, result)
 
     def _quota_low(self) -> bool:
         """Whether the store's window is half spent: a sweep leaves the rest to the store's

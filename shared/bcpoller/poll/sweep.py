@@ -50,6 +50,12 @@ class SweepState:
     after: str | None = None
     last_id: int | None = None
     written: int = 0
+    # Set when a sweep completes: the cursor's next ``sweepAt``, and the highest id it
+    # listed. A poll that finds the cursor without that ``sweepAt`` knows the completion's
+    # cursor write was lost (a crash) and finishes it instead of sweeping again, which
+    # would announce the ids it found gone a second time.
+    next_at: datetime | None = None
+    through: int | None = None
 
     @property
     def running(self) -> bool:

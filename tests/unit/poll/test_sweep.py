@@ -214,3 +214,27 @@ def test_a_failing_sweep_leaves_the_poll_ok_and_says_why() -> None:
     result = poll(h, HOUR)
     assert result.status == "ok"
     assert "deletion sweep" in (result.resources["products"].error or "")
+
+
+def test_a_crash_after_a_sweep_completes_but_before_its_cursor_is_saved_repeats_nothing() -> None:
+    h, sweeps = sweep_harness(3)
+    poll(h)
+    h.store.create(4)  # announced CREATED: the next sweep also diffs it
+    poll(h)
+    h.store.delete(4)
+    h.store.delete(2)
+    crashed: list[bool] = []
+
+    def crash(state: Any) -> None:
+        if state.sweep_at is not None and not crashed:
+            crashed.append(True)
+            raise RuntimeError("the function was stopped before the sweep's cursor was saved")
+
+    h.table.before_checkpoint = crash
+    poll(h, HOUR)
+    assert crashed and sorted(oid for oid, _ in deleted(h)) == ["2", "4"]
+    for _ in range(3):
+        poll(h)
+        poll(h, HOUR)
+    assert sorted(oid for oid, _ in deleted(h)) == ["2", "4"]
+    assert not sweeps.states["products"].running
