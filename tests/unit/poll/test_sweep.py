@@ -238,3 +238,38 @@ def test_a_crash_after_a_sweep_completes_but_before_its_cursor_is_saved_repeats_
         poll(h, HOUR)
     assert sorted(oid for oid, _ in deleted(h)) == ["2", "4"]
     assert not sweeps.states["products"].running
+
+
+def test_sweeps_run_after_every_normal_read_of_the_poll() -> None:
+    h, _ = sweep_harness(600)
+    h.plans = [sweep_plan(), orders_plan(name="orders")]  # the swept resource comes first
+    calls: list[str] = []
+    inner = h.store.keyset_pages
+
+    def keyset_pages(lower: Any, page_size: int, after: str | None) -> Any:
+        calls.append("sweep" if lower is None else "poll")
+        return inner(lower, page_size, after)
+
+    h.store.keyset_pages = keyset_pages  # type: ignore[method-assign]
+    poll(h)
+    assert calls[:2] == ["poll", "poll"] and set(calls[2:]) == {"sweep"}
+
+
+def test_a_sweep_stops_when_half_the_store_window_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from tests.unit.poll.fakes import FakeSession
+
+    h, sweeps = sweep_harness(1000)
+    governor = SimpleNamespace(left=150, quota=150)
+    monkeypatch.setattr(FakeSession, "governor", governor, raising=False)
+    poll(h)
+    assert not sweeps.states["products"].running  # a full window: the 4 pages in one poll
+    h.store.delete(900)
+    governor.left = 60  # other apps of the store used most of this window
+    poll(h, HOUR)
+    assert sweeps.states["products"].running  # one page, the rest waits
+    assert deleted(h) == []
+    governor.left = 150
+    poll(h)
+    assert [oid for oid, _ in deleted(h)] == ["900"]
