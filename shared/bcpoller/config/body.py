@@ -468,6 +468,11 @@ def _cross_checks(config: InstanceConfiguration, raw: dict[str, Any], prefix: st
             problems.append(FieldProblem(field=field, problem=conflict.problem))
         if poller.deletions is not None:
             problem = _deletions_problem(poller.entry, config.uses_legacy_api)
+            if problem is None and poller.id_field != poller.entry.id_field:
+                problem = (
+                    f"a sweep lists {poller.entry.name} by {poller.entry.id_field!r}, "
+                    f"so idField must be {poller.entry.id_field!r}, not {poller.id_field!r}"
+                )
             if problem:
                 problems.append(FieldProblem(field=join_path(path, "deletions"), problem=problem))
         if config.uses_legacy_api and poller.entry.legacy_v2_path is None:

@@ -905,9 +905,12 @@ class _Run:
                 for record in page.records:
                     number = whole_id(plan.read_id(record))
                     if number is None:
+                        # A record read without its id would make its id look deleted: the
+                        # sweep stops before diffing anything (nothing sent, nothing saved).
                         result.unreadable += 1
-                        result.error = f"{plan.name}: the deletion sweep skipped a record without a whole id"
-                        continue
+                        result.error = f"deletion sweep: a {plan.name} record without a whole-number id"
+                        logger.warning("deletion sweep stopped", extra={"resource": plan.name})
+                        return
                     if plan.read_deleted is not None and plan.read_deleted(record):
                         archived[number] = record
                     else:

@@ -87,3 +87,12 @@ def test_the_sweep_lists_the_whole_resource_whatever_the_filters() -> None:
     products = plan_resources(config(deletions={"everyMinutes": 60})).resources[0]
     assert products.build_sweep_request is not None
     assert products.build_sweep_request().params == {"include_fields": "date_modified"}
+
+
+def test_a_sweep_needs_the_resources_own_id_field() -> None:
+    body = config(deletions={"everyMinutes": 60})
+    body["event.poller.configuration"]["products"]["idField"] = "sku"
+    with pytest.raises(ConfigError) as caught:
+        parse_configuration(body)
+    problems = {p.field: p.problem for p in caught.value.problems}
+    assert "idField must be 'id'" in problems[FIELD.format("products")]

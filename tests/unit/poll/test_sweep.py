@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -273,3 +274,15 @@ def test_a_sweep_stops_when_half_the_store_window_is_spent(monkeypatch: pytest.M
     governor.left = 150
     poll(h)
     assert [oid for oid, _ in deleted(h)] == ["900"]
+
+
+def test_a_page_with_an_unreadable_id_sends_nothing_and_saves_nothing() -> None:
+    h, sweeps = sweep_harness(3)
+    poll(h)
+    state = sweeps.states["products"]
+    # The listing shows a record whose id cannot be read.
+    h.plans = [replace(h.plans[0], read_id=lambda r: None if r["id"] == 2 else str(r["id"]))]
+    result = poll(h, HOUR)
+    assert deleted(h) == []
+    assert "without a whole-number id" in (result.resources["products"].error or "")
+    assert sweeps.states["products"].generation == state.generation
