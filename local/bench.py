@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark script that exists and print its figures.
 
-    python -m local.bench [connector|poll|delivery|api|stack|cost|coldstart|requests|soak|faults ...]
+    python -m local.bench [connector|poll|delivery|api|stack|cost|coldstart|requests|soak|faults|sweep ...]
                           [-- ARGS for each script]
 
 Each benchmark is a module ``local.bench_<name>`` with a ``main(argv) -> int``.
@@ -24,6 +24,7 @@ BENCHMARKS = (
     "requests",
     "soak",
     "faults",
+    "sweep",
 )
 
 

@@ -284,6 +284,15 @@ def main(argv: list[str] | None = None) -> int:
         cold = measure("cold", quiet_id)
         measure("settle", quiet_id)
         quiet = median_cost("quiet", [measure(f"quiet {i}", quiet_id) for i in range(args.polls)])
+        # The same resources with the deletion sweep on (our extension): its first polls run
+        # the baseline sweeps, then, until a sweep is due, a quiet poll must cost the same.
+        swept = {name: {**p, "deletions": {"everyMinutes": 60}} for name, p in pollers.items()}
+        swept_id = create_instance(store, swept, created=origin)
+        measure("sweep baseline", swept_id)
+        measure("settle", swept_id)
+        quiet_swept = median_cost(
+            "quiet, deletions on", [measure(f"quiet swept {i}", swept_id) for i in range(args.polls)]
+        )
         handler.deps.heartbeat_s = 0.0  # the next quiet poll is one whose heartbeat is due
         heartbeat = measure("heartbeat", quiet_id)
         handler.deps.heartbeat_s = get_heartbeat_s()
@@ -312,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         latency=args.store_latency_ms,
         cold=cold,
         quiet=quiet,
+        quiet_swept=quiet_swept,
         heartbeat=heartbeat,
         busy=busy,
         page=page,
@@ -417,6 +427,7 @@ def _report(
     latency: float,
     cold: PollCost,
     quiet: PollCost,
+    quiet_swept: PollCost,
     heartbeat: PollCost,
     busy: dict[int, PollCost],
     page: PollCost,
@@ -427,6 +438,7 @@ def _report(
     print("Measured (real handler, moto's server, simulated store; 3 resources: orders, products, customers)")
     print(f"  cold poll (first of the process):  {cold.describe()}")
     print(f"  quiet warm poll (median of {polls}): {quiet.describe()}")
+    print(f"  quiet poll, deletions on, no sweep due: {quiet_swept.describe()}")
     print(f"  quiet poll reporting its heartbeat: {heartbeat.describe()}")
     for minutes, cost in busy.items():
         print(f"  poll finding {minutes} changed order(s):  {cost.describe()}")
@@ -479,6 +491,11 @@ def _report(
     print()
     for headline in headlines:
         print(headline)
+    for label, cost in (("deletions off", quiet), ("deletions on, no sweep due", quiet_swept)):
+        print(
+            f"quiet poll, {label}: {cost.read_units:g} RRU, {cost.write_requests} writes,"
+            f" {cost.store_requests} store requests"
+        )
 
 
 if __name__ == "__main__":

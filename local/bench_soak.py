@@ -102,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         # The stack's terminal (the API's log lines among them) is kept for _errors_logged.
         (Path(tmp) / "logs").mkdir(exist_ok=True)
         out = (Path(tmp) / "logs" / "stack-terminal.log").open("w")
-        proc = subprocess.Popen(
-            argv_, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True
-        )
+        proc = subprocess.Popen(argv_, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
         try:
             state = _wait_state(state_file, proc, 120)
             api, sink = str(state["api"]), str(state["sink"])

@@ -129,3 +129,22 @@ def failed_events_gsi_pk(instance_id: str) -> str:
 def failed_events_gsi_sk(created_at: str, event_id: str) -> str:
     """In log order, like the ``LOG#`` sort key, so since/until bound it the same way."""
     return f"{created_at}#{event_id}"
+
+
+# The deletion sweep (poll/sweep.py): its state and the known ids, in the instance's
+# partition but NOT under META, so the poll's one Query never reads (or pays for) them.
+# | sweep state | INST#{id} | SWEEP#{resource} | generation, parts, startedAt, after, lastId, written |
+# | known ids | INST#{id} | SWEEP#{resource}#IDS#{generation}#{part} | ids (zlib varint deltas), count |
+SWEEP_PREFIX = "SWEEP#"
+
+
+def sweep_sk(resource: str) -> str:
+    return f"{SWEEP_PREFIX}{resource}"
+
+
+def sweep_ids_prefix(resource: str, generation: int) -> str:
+    return f"{SWEEP_PREFIX}{resource}#IDS#{generation:08d}#"
+
+
+def sweep_ids_sk(resource: str, generation: int, part: int) -> str:
+    return f"{sweep_ids_prefix(resource, generation)}{part:06d}"

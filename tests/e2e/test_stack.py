@@ -215,3 +215,53 @@ def test_runtime_killed_mid_poll_loses_nothing_and_sends_nothing_twice(local_sta
             httpx.post(f"{stack.store}/_admin/faults", json={"latency_ms": 0})
             httpx.post(f"{stack.control}/event-source", json={"enabled": True})
             httpx.delete(f"{stack.api}/instances/{inst['id']}", headers=stack.headers)
+
+
+def test_deleted_and_archived_records_reach_the_sink_as_deleted_once(local_stack: LocalStack) -> None:
+    """Deletions on (a sweep every 5 configured minutes, 1 s on this stack): a deleted
+    product, customer and order and an archived order each reach the sink as DELETED
+    exactly once; an instance of the same store with deletions off gets none."""
+    stack, store = local_stack, local_stack.store
+    resources = ("orders", "products", "customers")
+    swept = {r: {**SEED_POLLER_CONFIGURATION[r], "deletions": {"everyMinutes": 5}} for r in resources}
+    on = create_instance(stack, "sweep", resources, **{"event.poller.configuration": swept})
+    off = create_instance(stack, "nosweep", resources)
+    try:
+        made: dict[str, list[str]] = {}
+        for resource, n in (("orders", 2), ("products", 1), ("customers", 1)):
+            made[resource] = []
+            for _ in range(n):
+                r = httpx.post(f"{store}/_admin/{resource}", json={})
+                assert r.status_code == 201, r.text
+                made[resource].append(str(r.json()["id"]))
+        ours = {(res, i) for res, ids in made.items() for i in ids}
+
+        def kinds(hook: str, kind: str) -> list[tuple[str, str]]:
+            rows = delivered(deliveries(stack, hook))
+            return [(t, i) for t, i, k in map(event_of, rows) if k == kind and (t, i) in ours]
+
+        for hook in ("sweep", "nosweep"):
+            wait_until(lambda h=hook: set(kinds(h, "CREATED")) == ours, 30, f"CREATED at {hook}")
+        time.sleep(2.5)  # a sweep or two lists the new ids (1 s apart here)
+        archived, order = made["orders"]
+        r = httpx.put(f"{store}/_admin/orders/{archived}", json={"is_deleted": True})
+        assert r.status_code == 200, r.text
+        deleted = (("orders", order), ("products", made["products"][0]), ("customers", made["customers"][0]))
+        for resource, oid in deleted:
+            assert httpx.delete(f"{store}/_admin/{resource}/{oid}").status_code == 204
+        wait_until(lambda: set(kinds("sweep", "DELETED")) == ours, 30, "a DELETED per deletion")
+        time.sleep(4)  # several more polls and sweeps: none may repeat a deletion
+
+        gone = kinds("sweep", "DELETED")
+        assert Counter(gone) == Counter(dict.fromkeys(ours, 1)), Counter(gone)
+        rows = [d for d in delivered(deliveries(stack, "sweep")) if event_of(d)[2] == "DELETED"]
+        assert all(d["signatures_valid"] is True for d in rows)
+        assert len({d["body"]["message"]["eventId"] for d in rows}) == len(rows)
+        assert kinds("nosweep", "DELETED") == []
+        # The archived order's event carries the record as last read; the others only the id.
+        raw = {event_of(d)[1]: d["body"]["message"]["raw"] for d in rows}
+        assert raw[archived]["orders"][0]["is_deleted"] is True
+        assert raw[made["products"][0]]["products"][0] == {"id": int(made["products"][0])}
+    finally:
+        for inst in (on, off):
+            httpx.delete(f"{stack.api}/instances/{inst['id']}", headers=stack.headers)

@@ -43,13 +43,16 @@ class BigCommerceConnector:
 
 
 def poll_deps(settings: Settings, *, metrics: MetricsSink | None = None) -> PollDeps:
+    table = PollTable(aws.table(settings.table_name))
     deps = PollDeps(
-        state=PollTable(aws.table(settings.table_name)),
+        state=table,
         queue=SqsEventQueue(aws.client("sqs"), settings.events_queue_url),
         crypto=KmsCrypto(aws.client("kms"), settings.kms_key_id),
         connector=BigCommerceConnector(settings.bc_api_base_url, allow_loopback=settings.local_mode),
         blob_ttl_days=settings.event_retention_days,
         heartbeat_s=settings.status_heartbeat_minutes * settings.seconds_per_minute,
+        sweeps=table,
+        seconds_per_minute=settings.seconds_per_minute,
     )
     if metrics is not None:
         deps.metrics = metrics

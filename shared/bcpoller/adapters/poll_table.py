@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import cache
@@ -26,6 +27,7 @@ from bcpoller.instances import StoredInstance
 from bcpoller.messages import iso_utc
 from bcpoller.poll.cursor import CursorState
 from bcpoller.poll.ports import CursorConflict, LastPoll, PollView
+from bcpoller.poll.sweep import SweepState, decode_ids, encode_ids
 
 # Above this many bytes the recent pairs (or a snapshot) are stored zlib-compressed, so a
 # burst of thousands of changes in one overlap window stays far below the 400 KB item limit.
@@ -279,6 +281,112 @@ class PollTable:
             }
         )
 
+    # -- the deletion sweep (poll/sweep.py; never under META) ------------------------------
+
+    def load_sweep(self, instance_id: str, resource: str) -> SweepState:
+        item = self._table.get_item(
+            Key=self._key(instance_id, keys.sweep_sk(resource)), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return SweepState(resource=resource)
+        last_id = item.get("lastId")
+        return SweepState(
+            resource=resource,
+            version=int(item.get("version", 0)),
+            generation=int(item.get("generation", 0)),
+            parts=int(item.get("parts", 0)),
+            started_at=_parse_time(item.get("startedAt")),
+            after=str(item["after"]) if item.get("after") is not None else None,
+            last_id=int(last_id) if last_id is not None else None,
+            written=int(item.get("written", 0)),
+            next_at=_parse_time(item.get("nextAt")),
+            through=int(item["through"]) if item.get("through") is not None else None,
+        )
+
+    def save_sweep(self, instance_id: str, state: SweepState, *, expected_version: int) -> SweepState:
+        written = replace(state, version=expected_version + 1)
+        item: dict[str, Any] = {
+            **self._key(instance_id, keys.sweep_sk(state.resource)),
+            "version": written.version,
+            "generation": state.generation,
+            "parts": state.parts,
+            "written": state.written,
+        }
+        if state.started_at is not None:
+            item["startedAt"] = iso_utc(state.started_at)
+        if state.after is not None:
+            item["after"] = state.after
+        if state.last_id is not None:
+            item["lastId"] = state.last_id
+        if state.next_at is not None:
+            item["nextAt"] = iso_utc(state.next_at)
+        if state.through is not None:
+            item["through"] = state.through
+        kwargs: dict[str, Any] = {"Item": item}
+        if expected_version == 0:
+            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            kwargs["ConditionExpression"] = "version = :v"
+            kwargs["ExpressionAttributeValues"] = {":v": expected_version}
+        try:
+            self._table.put_item(**kwargs)
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise CursorConflict(
+                    f"deletion sweep of {state.resource} changed since version {expected_version}"
+                ) from None
+            raise
+        return written
+
+    def load_known(self, instance_id: str, resource: str, generation: int) -> list[int]:
+        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use
+
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
+            & Key(keys.SK).begins_with(keys.sweep_ids_prefix(resource, generation)),
+            "ConsistentRead": True,
+        }
+        ids: list[int] = []
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                ids.extend(decode_ids(_bytes(item["ids"])))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(set(ids))
+
+    def put_known(
+        self, instance_id: str, resource: str, generation: int, part: int, ids: Sequence[int]
+    ) -> int:
+        item = {
+            **self._key(instance_id, keys.sweep_ids_sk(resource, generation, part)),
+            "ids": encode_ids(ids),
+            "count": len(ids),
+        }
+        self._table.put_item(Item=item)
+        return item_size(item)
+
+    def drop_known(self, instance_id: str, resource: str, generation: int, parts: int) -> None:
+        with self._table.batch_writer() as batch:
+            for part in range(parts):
+                batch.delete_item(Key=self._key(instance_id, keys.sweep_ids_sk(resource, generation, part)))
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: attribute names plus values (strings and
+    binary by length, numbers about 1 byte per 2 digits; close enough for a 400 KB check)."""
+    total = 0
+    for name, value in item.items():
+        total += len(name.encode())
+        if isinstance(value, bytes | bytearray):
+            total += len(value)
+        elif isinstance(value, str):
+            total += len(value.encode())
+        else:
+            total += len(str(value)) // 2 + 2
+    return total
+
 
 def _pack(name: str, value: Any, item: dict[str, Any]) -> None:
     """``name`` as plain data, or ``{name}Z`` zlib-compressed JSON when it is large."""
@@ -327,6 +435,12 @@ def cursor_to_item(instance_id: str, state: CursorState) -> dict[str, Any]:
         item["lastId"] = state.last_id
     if state.snapshot is not None:
         _pack("snapshot", state.snapshot, item)
+    if state.sweep_at is not None:
+        item["sweepAt"] = iso_utc(state.sweep_at)
+    if state.sweep_new:
+        item["sweepNew"] = encode_ids(state.sweep_new)
+    if state.sweep_gone:
+        item["sweepGone"] = encode_ids(state.sweep_gone)
     if state.pending:
         _pack("pending", {oid: [tok, iso_utc(at)] for oid, (tok, at) in state.pending.items()}, item)
     return item
@@ -365,4 +479,11 @@ def cursor_from_item(item: dict[str, Any]) -> CursorState:
         read_until=_parse_time(item.get("readUntil")),
         after=str(item["after"]) if item.get("after") is not None else None,
         last_id=str(item["lastId"]) if item.get("lastId") is not None else None,
+        sweep_at=_parse_time(item.get("sweepAt")),
+        sweep_new=_id_set(item, "sweepNew"),
+        sweep_gone=_id_set(item, "sweepGone"),
     )
+
+
+def _id_set(item: dict[str, Any], name: str) -> frozenset[int]:
+    return frozenset(decode_ids(_bytes(item[name]))) if name in item else frozenset()

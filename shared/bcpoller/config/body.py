@@ -123,6 +123,33 @@ class DatesConfiguration(BaseModel):
         return resolve_zone(self.created_timezone)
 
 
+# The deletion sweep (our extension, ``"deletions": {"everyMinutes": 60}``): at most one
+# sweep per this many minutes. A sweep lists every id of the resource (a page per 250),
+# so more often than every 5 minutes would spend the store's shared quota for nothing;
+# a week is the longest a deletion may wait.
+MIN_SWEEP_MINUTES = 5
+MAX_SWEEP_MINUTES = 10_080
+
+
+class DeletionsOption(BaseModel):
+    """``deletions`` of one poller: opt-in DELETED events from a periodic id sweep."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every_minutes: int = Field(alias="everyMinutes")
+
+    @field_validator("every_minutes", mode="before")
+    @classmethod
+    def _minutes(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number of minutes, got {value!r}")
+        if not MIN_SWEEP_MINUTES <= value <= MAX_SWEEP_MINUTES:
+            raise ValueError(
+                f"must be between {MIN_SWEEP_MINUTES} and {MAX_SWEEP_MINUTES} minutes, got {value}"
+            )
+        return value
+
+
 class ResourcePoller(BaseModel):
     """One resource's poller: its hub URL, id field, dates and timing."""
 
@@ -140,6 +167,19 @@ class ResourcePoller(BaseModel):
         None, alias="createdCheckTolerance", ge=0, le=MAX_CREATED_TOLERANCE_S, allow_inf_nan=False
     )
     filter_by_updated_date: bool = Field(True, alias="filterByUpdatedDate", strict=True)
+    # Our extension; absent = no sweep, exactly as Open Connectors bodies behave.
+    deletions: DeletionsOption | None = None
+
+    @field_validator("deletions", mode="before")
+    @classmethod
+    def _deletions(cls, value: Any) -> Any:
+        value = _empty_to_none(value)
+        if value is None:
+            return None
+        value = _json_object(value, "deletions") if isinstance(value, str) else value
+        if not isinstance(value, dict):
+            raise ValueError(f'must be an object such as {{"everyMinutes": 60}}, got {type(value).__name__}')
+        return value
 
     @field_validator("page_size", "poll_delay", mode="before")
     @classmethod
@@ -434,6 +474,15 @@ def _cross_checks(config: InstanceConfiguration, raw: dict[str, Any], prefix: st
         for conflict in DatesConfiguration.conflicts(dates_raw):
             field = join_path(path, "datesConfiguration", conflict.field)
             problems.append(FieldProblem(field=field, problem=conflict.problem))
+        if poller.deletions is not None:
+            problem = _deletions_problem(poller.entry, config.uses_legacy_api)
+            if problem is None and poller.id_field != poller.entry.id_field:
+                problem = (
+                    f"a sweep lists {poller.entry.name} by {poller.entry.id_field!r}, "
+                    f"so idField must be {poller.entry.id_field!r}, not {poller.id_field!r}"
+                )
+            if problem:
+                problems.append(FieldProblem(field=join_path(path, "deletions"), problem=problem))
         if config.uses_legacy_api and poller.entry.legacy_v2_path is None:
             problems.append(
                 FieldProblem(
@@ -443,6 +492,23 @@ def _cross_checks(config: InstanceConfiguration, raw: dict[str, Any], prefix: st
                 )
             )
     return problems
+
+
+def _deletions_problem(entry: CatalogEntry, legacy: bool) -> str | None:
+    """Why a deletion sweep cannot run on this resource (None: it can)."""
+    if not entry.has_date_filter:
+        return (
+            f"{entry.name} is read whole on every poll and its deletions are already reported; "
+            "remove deletions"
+        )
+    if entry.keyset_for(legacy=legacy) is None:
+        if legacy and entry.keyset is not None:
+            return (
+                f"a sweep of {entry.name} needs id paging, which the legacy v2 API does not offer; "
+                "use store.hash and access.token"
+            )
+        return f"a sweep of {entry.name} needs id paging, which its endpoint does not offer"
+    return None
 
 
 def parse_configuration(cfg: Any, prefix: str = "configuration") -> InstanceConfiguration:

@@ -63,6 +63,12 @@ class CatalogEntry:
     # endpoint's default order, which is by id).
     keyset: Keyset | None = None
     keyset_sort: dict[str, str] = field(default_factory=dict)
+    # The deletion sweep: ``include_fields`` that keeps its listing small (the spec's enum
+    # has no ``id``, but "the ID and the specified fields will be returned"; None = the
+    # endpoint has no such parameter and whole records are listed), and a record field
+    # that marks a deleted-but-listed record (v2 orders are archived, ``is_deleted``).
+    sweep_fields: str | None = None
+    deleted_flag: str | None = None
 
     @property
     def has_date_filter(self) -> bool:
@@ -123,6 +129,7 @@ def _dated_v3(
     description: str,
     keyset: Keyset | None = None,
     keyset_sort: dict[str, str] | None = None,
+    sweep_fields: str | None = None,
 ) -> CatalogEntry:
     return CatalogEntry(
         name=name,
@@ -143,6 +150,7 @@ def _dated_v3(
         description=description,
         keyset=keyset,
         keyset_sort=keyset_sort or {},
+        sweep_fields=sweep_fields,
     )
 
 
@@ -178,6 +186,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         # min_id is inclusive; the spec's default order is by id, asked for explicitly.
         keyset="min_id",
         keyset_sort={"sort": "id"},
+        deleted_flag="is_deleted",
     ),
     _dated_v3(
         "products",
@@ -200,6 +209,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
         description="Catalog products (v3)",
         keyset="id:greater",
         keyset_sort={"sort": "id", "direction": "asc"},
+        sweep_fields="date_modified",
     ),
     _dated_v3(
         "customers",

@@ -68,6 +68,16 @@ class CursorState:
     read_until: datetime | None = None
     after: str | None = None
     last_id: str | None = None
+    # The deletion sweep (our extension): the store time its next run is due. Kept here,
+    # in the poll's one read, so a poll learns it is not due without reading anything.
+    sweep_at: datetime | None = None
+    # Ids announced CREATED since the last complete sweep: the sweep diffs them too, so an
+    # object created and deleted between two sweeps still gets its DELETED (new ids come
+    # in order, so this delta-encoded set stays a few bytes; the sweep's end empties it).
+    sweep_new: frozenset[int] = frozenset()
+    # Ids the poll itself announced DELETED since then (archived orders): the sweep that
+    # finds them archived does not announce them again.
+    sweep_gone: frozenset[int] = frozenset()
 
     @property
     def exists(self) -> bool:

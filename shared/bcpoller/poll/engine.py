@@ -52,6 +52,7 @@ from bcpoller.messages import (
 from bcpoller.poll.cursor import CursorState, EmittedKey, floor_second
 from bcpoller.poll.plan import Planning, ResourcePlan, plan_resources
 from bcpoller.poll.ports import CursorConflict, PageLike, PollDeps, PollView, QueueSendError, StoreSession
+from bcpoller.poll.sweep import SweepState, SweepStore, gone_between, parts_of, whole_id
 
 logger = Logger(child=True)
 
@@ -362,6 +363,8 @@ class _Run:
         self._told_from = started
         # The earliest creation time among objects seen only past the store clock.
         self._deferred_created: datetime | None = None
+        # Each polled resource's cursor as its last checkpoint left it (the sweep's base).
+        self._finals: dict[str, CursorState] = {}
 
     def result(self, status: PollStatus, reason: str | None = None) -> PollResult:
         return PollResult(self.instance.instance_id, status, reason, self.resources)
@@ -425,6 +428,11 @@ class _Run:
                     state = cursors.get(plan.name) or CursorState(resource=plan.name, origin=self.start)
                     if self._poll_resource(plan, state).status != "ok":
                         status = "partial"
+                # Deletion sweeps come after every normal read, so they never delay one;
+                # what a sweep cannot list in this poll's budget waits for the next poll.
+                for plan in planning.resources:
+                    if plan.sweep_every_minutes is not None and not self.time_short():
+                        self._sweep_resource(plan)
             except DeadlineExceeded as exc:
                 return self.result("partial", f"out of time: {exc}")
             except _Stop as stop:
@@ -468,6 +476,7 @@ class _Run:
         finally:
             # What the last checkpoint wrote, even when the resource stopped on an error.
             final = self._current
+            self._finals[plan.name] = final
             result.requests += self.session.requests_made - before
             result.cursor = iso_utc(final.cursor) if final.cursor else None
         if final.cursor is not None and self._upper is not None:
@@ -712,11 +721,16 @@ class _Run:
         for oid, at in state.recent:
             if oid not in first_seen or at < first_seen[oid]:
                 first_seen[oid] = at
-        bodies = [
-            self._message(
-                plan.name, oid, updated, self._classify(plan, state, first_seen, oid, updated, record), record
-            )
+        kinds: list[EventType] = [
+            # An archived order (deletions on) is a deletion the store still lists.
+            "DELETED"
+            if plan.read_deleted is not None and plan.read_deleted(record)
+            else self._classify(plan, state, first_seen, oid, updated, record)
             for oid, updated, record in fresh
+        ]
+        bodies = [
+            self._message(plan.name, oid, updated, kind, record)
+            for (oid, updated, record), kind in zip(fresh, kinds, strict=True)
         ]
         if bodies and self.lease_until is not None and self.now().timestamp() >= self.lease_until:
             # Past its lease another poll may own this cursor and have announced these
@@ -727,6 +741,12 @@ class _Run:
         result.events_emitted += len(bodies)
         if advanced is None:
             advanced = state.advance(((oid, updated) for oid, updated, _ in fresh), plan.overlap_s)
+        if plan.sweep_every_minutes is not None:
+            new, gone = _whole_ids(fresh, kinds, "CREATED"), _whole_ids(fresh, kinds, "DELETED")
+            if new - advanced.sweep_new or gone - advanced.sweep_gone:
+                advanced = replace(
+                    advanced, sweep_new=advanced.sweep_new | new, sweep_gone=advanced.sweep_gone | gone
+                )
         return self._checkpoint(advanced, state, result)
 
     def _checkpoint(self, new: CursorState, old: CursorState, result: ResourceResult) -> CursorState:
@@ -840,6 +860,182 @@ class _Run:
         self.deps.queue.send(bodies)
         result.events_emitted += len(bodies)
         return self._checkpoint(replace(state, snapshot=tokens, pending={}), state, result)
+
+    # -- the deletion sweep (our extension: "deletions") ------------------------------------
+
+    def _sweep_resource(self, plan: ResourcePlan) -> None:
+        """Run (or continue) the resource's deletion sweep when it is due.
+
+        Not due is decided from the cursor item already read (``sweepAt``): no table
+        request. A due sweep reads its state item and the known ids, lists up to
+        ``sweep_pages`` pages of ids, sends one DELETED per known id missing from the
+        range those pages cover, then saves the listed ids and where to continue. A crash
+        anywhere re-lists from the last saved point and re-sends the same eventIds."""
+        result = self.resources.get(plan.name)
+        sweeps = self.deps.sweeps
+        if result is None or result.status != "ok" or sweeps is None or self.session is None:
+            return  # a resource whose read failed is not swept (its listing would fail too)
+        final = self._finals.get(plan.name) or CursorState(resource=plan.name, origin=self.start)
+        clock = floor_second(self.upper)
+        if final.sweep_at is not None and final.sweep_at > clock:
+            return
+        before = self._requests_before = self.session.requests_made
+        self._current = final
+        try:
+            self._sweep(plan, final, result, clock, sweeps)
+        except CursorConflict as exc:
+            result.status = "error"
+            result.error = str(exc)
+            raise _Stop("lease_lost", str(exc)) from None
+        except (StoreError, QueueSendError) as exc:
+            # The sweep's saved point stays; the next poll continues from it.
+            result.error = f"deletion sweep: {exc}"
+            logger.warning("deletion sweep failed", extra={"resource": plan.name, "error": str(exc)})
+        finally:
+            result.requests += self.session.requests_made - before
+
+    def _sweep(
+        self,
+        plan: ResourcePlan,
+        final: CursorState,
+        result: ResourceResult,
+        clock: datetime,
+        sweeps: SweepStore,
+    ) -> None:
+        assert self.session is not None and plan.build_sweep_request is not None
+        inst_id = self.instance.instance_id
+        state = sweeps.load_sweep(inst_id, plan.name)
+        if not state.running and state.next_at is not None and final.sweep_at != state.next_at:
+            self._finish_sweep(final, state, result)
+            return
+        if not state.running:
+            # The stamp is saved before anything is sent: a resumed sweep's DELETED events
+            # carry it again, so their eventIds are the ones already sent.
+            self._begin_work()
+            state = sweeps.save_sweep(
+                inst_id,
+                replace(state, started_at=clock, after=None, last_id=None, written=0),
+                expected_version=state.version,
+            )
+        assert state.started_at is not None
+        known = sweeps.load_known(inst_id, plan.name, state.generation) if state.has_baseline else []
+        if state.has_baseline and final.sweep_new:
+            # Created since the last sweep listed their range: they may be gone already.
+            known = sorted(set(known) | final.sweep_new)
+        listed: list[int] = []
+        gone: list[tuple[int, datetime, dict[str, Any]]] = []
+        low, after, complete, pages_read = state.last_id, state.after, False, 0
+        pages = iter(self.session.iter_keyset_pages(plan.build_sweep_request(), page_size=250, after=after))
+        try:
+            for page in pages:
+                pages_read += 1
+                live: set[int] = set()
+                archived: dict[int, dict[str, Any]] = {}
+                for record in page.records:
+                    number = whole_id(plan.read_id(record))
+                    if number is None:
+                        # A record read without its id would make its id look deleted: the
+                        # sweep stops before diffing anything (nothing sent, nothing saved).
+                        result.unreadable += 1
+                        result.error = f"deletion sweep: a {plan.name} record without a whole-number id"
+                        logger.warning("deletion sweep stopped", extra={"resource": plan.name})
+                        return
+                    if plan.read_deleted is not None and plan.read_deleted(record):
+                        archived[number] = record
+                    else:
+                        live.add(number)
+                high = max(live | set(archived), default=None)
+                after = page.resume if page.resume is not None else after
+                complete = page.is_last
+                if high is None and not complete:
+                    continue  # an empty page that is not the last covers no range
+                top = None if complete else high
+                listed.extend(live)
+                for number in gone_between(known, low, top, live):
+                    found = archived.get(number)
+                    if found is not None and number in final.sweep_gone:
+                        continue  # the poll read it archived and announced it already
+                    if found is not None:
+                        # Archived, so still listed: stamped with its own date, this is the
+                        # eventId the poll's DELETED for it has (delivery keeps one).
+                        gone.append((number, plan.read_updated(found) or state.started_at, found))
+                    else:
+                        gone.append((number, state.started_at, {"id": number}))
+                low = top if top is not None else low
+                if complete or pages_read >= self.deps.sweep_pages or self.time_short() or self._quota_low():
+                    break
+        finally:
+            _close(pages)
+        if gone:
+            self._begin_work()
+            bodies = [self._message(plan.name, str(n), at, "DELETED", record) for n, at, record in gone]
+            self.deps.queue.send(bodies)
+            result.events_emitted += len(bodies)
+        self._begin_work()
+        written = state.written
+        for part in parts_of(listed):
+            sweeps.put_known(inst_id, plan.name, state.generation + 1, written, part)
+            written += 1
+        if not complete:
+            sweeps.save_sweep(
+                inst_id,
+                replace(state, after=after, last_id=low, written=written),
+                expected_version=state.version,
+            )
+            logger.info(
+                "deletion sweep continues next poll",
+                extra={"resource": plan.name, "pages": pages_read, "deleted": len(gone)},
+            )
+            return
+        every = timedelta(seconds=(plan.sweep_every_minutes or 0) * self.deps.seconds_per_minute)
+        # Every id this sweep diffed or listed: the announced ids it covered are at most this.
+        through = max([*listed, *known[-1:], state.last_id or 0])
+        completed = sweeps.save_sweep(
+            inst_id,
+            SweepState(
+                resource=plan.name,
+                version=state.version,
+                generation=state.generation + 1,
+                parts=written,
+                next_at=state.started_at + every,
+                through=through,
+            ),
+            expected_version=state.version,
+        )
+        if state.parts:
+            sweeps.drop_known(inst_id, plan.name, state.generation, state.parts)
+        self._finish_sweep(final, completed, result)
+        logger.info(
+            "deletion sweep complete",
+            extra={"resource": plan.name, "ids": len(listed), "deleted": len(gone), "pages": pages_read},
+        )
+
+    def _finish_sweep(self, final: CursorState, completed: SweepState, result: ResourceResult) -> None:
+        """The cursor's part of a completed sweep: when the next one is due, and the ids
+        announced meanwhile that it covered dropped (every id announced before its last
+        page is either listed by now or was found gone; later ones have higher ids)."""
+        through = completed.through if completed.through is not None else -1
+        done = replace(
+            final,
+            sweep_at=completed.next_at,
+            sweep_new=frozenset(i for i in final.sweep_new if i > through),
+            sweep_gone=frozenset(i for i in final.sweep_gone if i > through),
+        )
+        self._checkpoint(done, final, result)
+
+    def _quota_low(self) -> bool:
+        """Whether the store's window is half spent: a sweep leaves the rest to the store's
+        other apps and to the next polls (the governor itself only stops at the limit)."""
+        governor = getattr(self.session, "governor", None)
+        left, quota = getattr(governor, "left", None), getattr(governor, "quota", None)
+        return isinstance(left, int) and isinstance(quota, int) and quota > 0 and left < quota // 2
+
+
+def _whole_ids(
+    fresh: list[tuple[str, datetime, dict[str, Any]]], kinds: list[EventType], kind: EventType
+) -> set[int]:
+    picked = (whole_id(oid) for (oid, _, _), k in zip(fresh, kinds, strict=True) if k == kind)
+    return {i for i in picked if i is not None}
 
 
 def _token(plan: ResourcePlan, record: dict[str, Any]) -> str:

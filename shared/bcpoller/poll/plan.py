@@ -40,6 +40,12 @@ class ResourcePlan:
     # The fields read_id / read_updated read: named in the reason a record is unreadable.
     id_field: str = "id"
     updated_field: str | None = None
+    # The deletion sweep (``"deletions": {"everyMinutes": n}``; None = off): how often,
+    # the request that lists the resource's ids, and whether a listed record is deleted
+    # all the same (v2 orders are archived: ``is_deleted``).
+    sweep_every_minutes: int | None = None
+    build_sweep_request: Callable[[], Any] | None = None
+    read_deleted: Callable[[dict[str, Any]], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,37 @@ def plan_resources(configuration: dict[str, Any]) -> Planning:
                 keyset=entry.keyset_for(legacy=legacy) is not None,
                 id_field=poller.id_field,
                 updated_field=poller.dates.updated_field or entry.updated_field,
+                **_sweep_fields(poller, legacy),
             )
         )
     return Planning(resources=plans, backfill_since=parsed.backfill_since)
+
+
+def _sweep_fields(poller: Any, legacy: bool) -> dict[str, Any]:
+    """The plan's deletion-sweep fields: nothing at all when ``deletions`` is absent."""
+    from bcpoller.config.hub import NativeRequest
+
+    if poller.deletions is None:
+        return {}
+    entry = poller.entry
+    path = entry.native_path(legacy=legacy)
+    # The whole resource, not the where-clause's filters: an object leaving a filter
+    # (an order changing status) is not deleted.
+    params = {"include_fields": entry.sweep_fields} if entry.sweep_fields and not legacy else {}
+
+    def build() -> Any:
+        return NativeRequest(entry=entry, path=path, params=dict(params), lower_bound=None, legacy=legacy)
+
+    flag = entry.deleted_flag
+
+    def read_deleted(record: dict[str, Any]) -> bool:
+        return flag is not None and record.get(flag) is True
+
+    return {
+        "sweep_every_minutes": poller.deletions.every_minutes,
+        "build_sweep_request": build,
+        "read_deleted": read_deleted if flag else None,
+    }
 
 
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")

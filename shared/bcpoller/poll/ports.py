@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bcpoller.instances import StoredInstance
 from bcpoller.poll.cursor import CursorState
+from bcpoller.poll.sweep import SweepStore
 
 
 class PageLike(Protocol):
@@ -170,3 +171,9 @@ class PollDeps:
     # Stop after a checkpoint once less than this is left: one more page (read, send,
     # checkpoint) must fit in what remains.
     reserve_ms: int = 15_000
+    # The deletion sweep's items (None: sweeps are skipped), how many id pages one poll
+    # may list (the rest waits for the next poll, after its normal reads), and how long a
+    # configured minute is (the local stack's --minute scales sweeps like schedules).
+    sweeps: SweepStore | None = None
+    sweep_pages: int = 40
+    seconds_per_minute: float = 60.0

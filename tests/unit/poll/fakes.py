@@ -375,3 +375,74 @@ def harness(
         plans=plans or [orders_plan()],
         lambda_now=created,
     )
+
+
+class FakeSweeps:
+    """The deletion sweep's items in memory (state versioned like the cursor items);
+    ``before_put`` / ``before_save`` let a test crash a sweep between its steps."""
+
+    def __init__(self) -> None:
+        from bcpoller.poll.sweep import SweepState
+
+        self.states: dict[str, SweepState] = {}
+        self.parts: dict[tuple[str, int, int], bytes] = {}
+        self.calls: dict[str, int] = {}
+        self.before_put: Callable[[int], None] | None = None
+        self.before_save: Callable[[Any], None] | None = None
+
+    def _count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    def load_sweep(self, instance_id: str, resource: str) -> Any:
+        from bcpoller.poll.sweep import SweepState
+
+        self._count("load_sweep")
+        return self.states.get(resource) or SweepState(resource=resource)
+
+    def save_sweep(self, instance_id: str, state: Any, *, expected_version: int) -> Any:
+        self._count("save_sweep")
+        if self.before_save:
+            self.before_save(state)
+        current = self.states.get(state.resource)
+        if (current.version if current else 0) != expected_version:
+            raise CursorConflict(f"sweep {state.resource} moved")
+        written = replace(state, version=expected_version + 1)
+        self.states[state.resource] = written
+        return written
+
+    def load_known(self, instance_id: str, resource: str, generation: int) -> list[int]:
+        from bcpoller.poll.sweep import decode_ids
+
+        self._count("load_known")
+        ids: set[int] = set()
+        for (name, gen, _), blob in self.parts.items():
+            if name == resource and gen == generation:
+                ids.update(decode_ids(blob))
+        return sorted(ids)
+
+    def put_known(
+        self, instance_id: str, resource: str, generation: int, part: int, ids: Sequence[int]
+    ) -> int:
+        from bcpoller.poll.sweep import encode_ids
+
+        self._count("put_known")
+        if self.before_put:
+            self.before_put(part)
+        blob = encode_ids(ids)
+        self.parts[(resource, generation, part)] = blob
+        return len(blob)
+
+    def drop_known(self, instance_id: str, resource: str, generation: int, parts: int) -> None:
+        self._count("drop_known")
+        for part in range(parts):
+            self.parts.pop((resource, generation, part), None)
+
+
+def sweep_plan(every_minutes: int = 60, *, name: str = "products", **kwargs: Any) -> ResourcePlan:
+    """A keyset plan with the deletion sweep on (``is_deleted`` marks an archived record)."""
+    return replace(
+        orders_plan(name=name, **kwargs),
+        sweep_every_minutes=every_minutes,
+        build_sweep_request=lambda: None,
+        read_deleted=lambda r: r.get("is_deleted") is True,
+    )
