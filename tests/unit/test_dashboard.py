@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import bcpoller
+
 from local.template_resources import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +36,8 @@ def _emitted() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for folder, service in services.items():
         for package in packages[folder]:
-            for path in (ROOT / "shared" / "bcpoller" / package).glob("*.py"):
+            # The package where it is imported from (shared/ here, src/ in the mutation copy).
+            for path in (Path(bcpoller.__file__).parent / package).glob("*.py"):
                 for metric in re.findall(r'add_metric\(\s*"(\w+)"', path.read_text()):
                     found.setdefault(metric, set()).add(service)
     return found
