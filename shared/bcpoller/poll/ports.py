@@ -74,6 +74,8 @@ class LastPoll:
     report: dict[str, Any] | None = None
     work_seq: int = 0
     lease_until: float | None = None
+    # Wake-up (issue 18), only while it is on: {"url", "hooks"} for the periodic hook check.
+    wake: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,3 +172,6 @@ class PollDeps:
     # Stop after a checkpoint once less than this is left: one more page (read, send,
     # checkpoint) must fit in what remains.
     reserve_ms: int = 15_000
+    # (instance, LastPoll.wake) -> None: checks the store's wake-up hooks when due
+    # (bcpoller.wakeup.manager.HookKeeper); called only for instances with wake-up on.
+    hook_keeper: Callable[[Any, dict[str, Any]], None] | None = None
