@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark script that exists and print its figures.
 
-    python -m local.bench [connector|poll|delivery|api|stack|cost|coldstart|requests|soak ...]
+    python -m local.bench [connector|poll|delivery|api|stack|cost|coldstart|requests|soak|wakeup ...]
                           [-- ARGS for each script]
 
 Each benchmark is a module ``local.bench_<name>`` with a ``main(argv) -> int``.
@@ -13,7 +13,18 @@ import importlib
 import time
 import traceback
 
-BENCHMARKS = ("connector", "poll", "delivery", "api", "stack", "cost", "coldstart", "requests", "soak")
+BENCHMARKS = (
+    "connector",
+    "poll",
+    "delivery",
+    "api",
+    "stack",
+    "cost",
+    "coldstart",
+    "requests",
+    "soak",
+    "wakeup",
+)
 
 
 def run(names: list[str], passthrough: list[str]) -> int:

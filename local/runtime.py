@@ -241,7 +241,7 @@ class PollDispatcher:
 
 def _summary(result: Any) -> str:
     if isinstance(result, dict):
-        return str({k: result.get(k) for k in ("status", "resources") if k in result})[:500]
+        return str({k: result.get(k) for k in ("status", "wake", "resources") if k in result})[:500]
     return repr(result)[:200]
 
 
