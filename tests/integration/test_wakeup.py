@@ -22,20 +22,22 @@ from local.demo import SEED_POLLER_CONFIGURATION
 from local.store import SimulatedStore
 from local.template_resources import StackResources
 from tests.conftest import load_handler
-from tests.unit.api.helpers import Ctx, v2_event
 from tests.integration.test_api_instances import api, call, new_org, public_dns, store  # noqa: F401
+from tests.unit.api.helpers import Ctx, v2_event
 
 WAKE_BASE = "https://localhost"  # the test events' domainName
 
 
-def _body(store: SimulatedStore, *, wakeup: bool, resources: tuple[str, ...] = ("products", "orders")) -> dict[str, Any]:
+def _body(
+    sim: SimulatedStore, *, wakeup: bool, resources: tuple[str, ...] = ("products", "orders")
+) -> dict[str, Any]:
     return {
         "element": {"key": "bigcommerce"},
         "name": "wake",
         "configuration": {
-            "store.url": f"{store.url}/stores/{store.store_hash}",
-            "store.hash": store.store_hash,
-            "access.token": store.token,
+            "store.url": f"{sim.url}/stores/{sim.store_hash}",
+            "store.hash": sim.store_hash,
+            "access.token": sim.token,
             "event.notification.enabled": True,
             "event.notification.callback.url": "https://mycoolapp.com/events",
             "event.poller.refresh_interval": 1,
@@ -45,8 +47,8 @@ def _body(store: SimulatedStore, *, wakeup: bool, resources: tuple[str, ...] = (
     }
 
 
-def _hooks(store: SimulatedStore) -> list[dict[str, Any]]:
-    return sorted(store.webhooks.hooks.values(), key=lambda h: h["id"])
+def _hooks(sim: SimulatedStore) -> list[dict[str, Any]]:
+    return sorted(sim.webhooks.hooks.values(), key=lambda h: h["id"])
 
 
 def _poll_item(stack: StackResources, instance_id: str) -> dict[str, Any]:
@@ -71,7 +73,8 @@ def triggered(api: ModuleType) -> list[str]:  # noqa: F811
 def _wake(api: ModuleType, instance_id: str, secret: str | None) -> tuple[int, Any]:  # noqa: F811
     headers = {SECRET_HEADER: secret} if secret is not None else {}
     payload = {"scope": "store/product/updated", "store_id": "1", "data": {"type": "product", "id": 1}}
-    result = api.lambda_handler(v2_event("POST", f"/wake/{instance_id}", body=payload, headers=headers), Ctx())
+    event = v2_event("POST", f"/wake/{instance_id}", body=payload, headers=headers)
+    result = api.lambda_handler(event, Ctx())
     return result["statusCode"], json.loads(result["body"]) if result.get("body") else None
 
 

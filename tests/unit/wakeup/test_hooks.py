@@ -40,7 +40,7 @@ def test_scopes_cover_the_resources_bigcommerce_announces() -> None:
 
 
 def test_registers_repairs_and_leaves_other_hooks_alone() -> None:
-    other = {"id": 1, "scope": "store/order/*", "destination": "https://other/x", "is_active": False, "headers": {}}
+    other = {"id": 1, "scope": "store/order/*", "destination": "https://other/x", "is_active": False}
     stale = {"id": 2, "scope": "store/customer/*", "destination": DEST, "is_active": True, "headers": {}}
     off = {"id": 3, "scope": "store/order/*", "destination": DEST, "is_active": False,
            "headers": {SECRET_HEADER: "k"}}  # fmt: skip
@@ -65,7 +65,7 @@ def test_a_hook_the_store_will_not_reactivate_is_recreated() -> None:
 
 
 def test_remove_and_store_errors_are_reported_not_raised() -> None:
-    api = FakeHooks([{"id": 5, "scope": "store/order/*", "destination": DEST, "is_active": True, "headers": {}}])
+    api = FakeHooks([{"id": 5, "scope": "store/order/*", "destination": DEST, "is_active": True}])
     assert remove_hooks(api, destination=DEST).deleted == 1 and api.hooks == {}
 
     class Down(FakeHooks):
