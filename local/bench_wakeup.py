@@ -232,15 +232,21 @@ def main(argv: list[str] | None = None) -> int:
             r.raise_for_status()
             ids = [int(i) for i in r.json()["ids"]]
             seen_burst = bench.wait_all("burst", ids, wait + 120)
-            time.sleep(5.0)
-            after = bench.http.get(f"{state['store']}/_admin/webhooks").json()
+            deadline = time.monotonic() + 180
+            while True:  # every hook POST answered, so the count of polls is complete
+                after = bench.http.get(f"{state['store']}/_admin/webhooks").json()
+                if after["sent"] + after["failed"] >= after["payloads"] or time.monotonic() > deadline:
+                    break
+                time.sleep(1.0)
+            hooks_s = time.time() - t0
+            time.sleep(8.0)  # the last woken poll settles and finishes
             made_burst = [(i, t0) for i in ids]
             bench.report(f"burst of {a.burst}", "burst", made_burst, seen_burst)
             invocations, polls, scheduled = _woken_polls(Path(str(state["logs"])) / "runtime.log", burst_id)
             print(
-                f"    hook POSTs received by the API {after['sent'] - before['sent']} (failed "
-                f"{after['failed'] - before['failed']}); woken polls {polls} in {invocations} invocation(s); "
-                f"scheduled polls meanwhile {scheduled}",
+                f"    hook POSTs answered by the API {after['sent'] - before['sent']} (failed "
+                f"{after['failed'] - before['failed']}) within {hooks_s:.0f} s; woken polls {polls} in "
+                f"{invocations} invocation(s); scheduled polls meanwhile {scheduled}",
                 flush=True,
             )
         finally:

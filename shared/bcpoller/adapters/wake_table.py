@@ -153,3 +153,9 @@ class WakeTable:
             ConditionExpression="attribute_exists(wakeHash)",
             ExpressionAttributeValues={":zero": 0},
         )
+
+    def requests(self, instance_id: str) -> int:
+        item = self._table.get_item(
+            Key=self._key(instance_id), ProjectionExpression="wakeReq", ConsistentRead=True
+        ).get("Item")
+        return int((item or {}).get("wakeReq", 0))

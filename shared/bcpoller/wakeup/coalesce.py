@@ -38,6 +38,11 @@ STALE_S = 180.0
 MIN_REMAINING_MS = 40_000
 # How long a woken poll waits before trying again when another poll holds the lease.
 LEASE_WAIT_S = 1.0
+# Before a repeat pass, wait while requests keep coming (checked this often), at most
+# SETTLE_MAX_S: a burst of hooks arriving over many seconds then costs a few passes,
+# not one per pass-length of the burst. A lone change after a quiet spell never waits.
+SETTLE_S = 1.0
+SETTLE_MAX_S = 5.0
 
 WakeOutcome = Literal["started", "coalesced"]
 
@@ -83,6 +88,10 @@ class WakeState(Protocol):
 
     def hand_over(self, instance_id: str) -> None:
         """Leave the run to the next request (mark the pass stale at once)."""
+        ...
+
+    def requests(self, instance_id: str) -> int:
+        """``wakeReq`` as it is now (a consistent read)."""
         ...
 
 
@@ -139,6 +148,8 @@ def run_woken(
     sleep: Callable[[float], None] = time.sleep,
     min_remaining_ms: int = MIN_REMAINING_MS,
     lease_wait_s: float = LEASE_WAIT_S,
+    settle_s: float = SETTLE_S,
+    settle_max_s: float = SETTLE_MAX_S,
 ) -> WokenRun:
     """The woken poll: poll until no request came in during a pass (see module doc)."""
     polls = 0
@@ -159,3 +170,20 @@ def run_woken(
         if remaining_ms() < min_remaining_ms:
             state.hand_over(instance_id)
             return WokenRun(polls, "handed_over")
+        _settle(instance_id, state, sleep, settle_s, settle_max_s)
+
+
+def _settle(
+    instance_id: str, state: WakeState, sleep: Callable[[float], None], step_s: float, max_s: float
+) -> None:
+    """Requests came in during the pass: wait until they stop (or ``max_s``), so the next
+    pass covers the whole burst."""
+    seen = state.requests(instance_id)
+    waited = 0.0
+    while waited < max_s:
+        sleep(step_s)
+        waited += step_s
+        now = state.requests(instance_id)
+        if now == seen:
+            return
+        seen = now

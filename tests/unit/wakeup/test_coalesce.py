@@ -48,6 +48,9 @@ class FakeState:
         self.at = 0.0
         self.handed_over += 1
 
+    def requests(self, instance_id: str) -> int:
+        return self.req
+
 
 OK = SimpleNamespace(status="ok", reason=None)
 HELD = SimpleNamespace(status="skipped", reason="another poll holds the lease until 123")
@@ -80,7 +83,7 @@ def test_requests_during_a_pass_make_one_more_pass_then_it_settles() -> None:
         return OK
 
     state.request("i", secret_hash("s"), 0.0)
-    run = run_woken("i", state, poll, remaining_ms=lambda: 100_000)
+    run = run_woken("i", state, poll, remaining_ms=lambda: 100_000, sleep=lambda s: None)
     assert (run.polls, run.outcome, passes) == (2, "done", [1, 4])
     assert state.done == state.req == 4
 
@@ -123,3 +126,24 @@ def test_a_failed_trigger_leaves_the_run_to_the_next_request() -> None:
     started: list[str] = []
     assert WakeService(state, started.append, clock=lambda: 1_001.0).wake("i", "s") == "started"
     assert started == ["i"]
+
+
+def test_a_stream_of_requests_is_waited_out_before_the_next_pass() -> None:
+    """Hooks trickling in during the settle wait join the next pass instead of causing one each."""
+    state = FakeState()
+    passes: list[int] = []
+    arrivals = iter([3, 2, 0])  # requests arriving during each settle step
+
+    def poll() -> Any:
+        passes.append(state.req)
+        if len(passes) == 1:
+            state.request("i", secret_hash("s"), 1.0)
+        return OK
+
+    def sleep(seconds: float) -> None:
+        for _ in range(next(arrivals, 0)):
+            state.request("i", secret_hash("s"), 2.0)
+
+    state.request("i", secret_hash("s"), 0.0)
+    run = run_woken("i", state, poll, remaining_ms=lambda: 100_000, sleep=sleep)
+    assert (run.polls, passes) == (2, [1, 7])
