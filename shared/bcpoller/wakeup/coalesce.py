@@ -36,8 +36,10 @@ STALE_S = 180.0
 # A runner stops looping when less than this is left of its invocation (one more poll
 # must fit); with requests still pending it hands over to the next request.
 MIN_REMAINING_MS = 40_000
-# How long a woken poll waits before trying again when another poll holds the lease.
+# How long a woken poll waits before trying again when another poll holds the lease,
+# doubling while it stays held (a long poll, 1,000 changes say): a few retries, not one a second.
 LEASE_WAIT_S = 1.0
+LEASE_WAIT_MAX_S = 8.0
 # Before a repeat pass, wait while requests keep coming (checked this often), at most
 # SETTLE_MAX_S: a burst of hooks arriving over many seconds then costs a few passes,
 # not one per pass-length of the burst. A lone change after a quiet spell never waits.
@@ -153,6 +155,7 @@ def run_woken(
 ) -> WokenRun:
     """The woken poll: poll until no request came in during a pass (see module doc)."""
     polls = 0
+    wait_s = lease_wait_s
     while True:
         seq = state.start_pass(instance_id, now())
         if seq is None:
@@ -163,8 +166,10 @@ def run_woken(
             if remaining_ms() < min_remaining_ms:
                 state.hand_over(instance_id)
                 return WokenRun(polls, "handed_over")
-            sleep(lease_wait_s)
+            sleep(wait_s)
+            wait_s = min(wait_s * 2, LEASE_WAIT_MAX_S)
             continue
+        wait_s = lease_wait_s
         if state.finish(instance_id, seq):
             return WokenRun(polls, "done")
         if remaining_ms() < min_remaining_ms:
