@@ -385,8 +385,10 @@ def _measure_wakeup(
     run_woken(wake_id, table, lambda: SimpleNamespace(status="ok", reason=None), remaining_ms=lambda: 100_000)
     runner = writes_and_reads()
     key = {"pk": f"INST#{wake_id}", "sk": "META#POLL"}
-    raw = raw_table.meta.client.get_item(TableName=raw_table.name, Key={k: {"S": v} for k, v in key.items()})
-    size = item_size(raw.get("Item") or {})
+    from boto3.dynamodb.types import TypeSerializer
+
+    item = raw_table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+    size = item_size({k: TypeSerializer().serialize(v) for k, v in item.items()})
     return [
         "Wake-up (event.poller.wakeup: true; make bench ARGS=wakeup for latency)",
         f"  quiet poll, wake-up on (hook check not due): {quiet.describe()}",
