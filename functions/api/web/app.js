@@ -1077,7 +1077,7 @@
     const hooks = wake.hooks || [];
     return h(
       "div",
-      { class: "wakeup", "aria-label": "Wake on change" },
+      { class: "wakeup" },
       h("h3", {}, "Wake on change"),
       h(
         "dl",
