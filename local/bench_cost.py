@@ -388,7 +388,8 @@ def _measure_wakeup(
     from boto3.dynamodb.types import TypeSerializer
 
     item = raw_table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
-    size = item_size({k: TypeSerializer().serialize(v) for k, v in item.items()})
+    typed: dict[str, dict[str, Any]] = {k: dict(TypeSerializer().serialize(v)) for k, v in item.items()}
+    size = item_size(typed)
     return [
         "Wake-up (event.poller.wakeup: true; make bench ARGS=wakeup for latency)",
         f"  quiet poll, wake-up on (hook check not due): {quiet.describe()}",
