@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark script that exists and print its figures.
 
-    python -m local.bench [connector|poll|delivery|api|stack|cost|coldstart|requests|soak|faults|sweep ...]
+    python -m local.bench [connector|poll|delivery|api|stack|cost|coldstart|requests|soak|faults|
+                           sweep|wakeup ...]
                           [-- ARGS for each script]
 
 Each benchmark is a module ``local.bench_<name>`` with a ``main(argv) -> int``.
@@ -25,6 +26,7 @@ BENCHMARKS = (
     "soak",
     "faults",
     "sweep",
+    "wakeup",
 )
 
 

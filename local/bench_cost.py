@@ -312,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         store.bulk("orders", 250, start=store.now(), per_second=250)
         page = measure("250", big_id)
         drain_queue()
+        wake = _measure_wakeup(store, pollers, measure, counter, raw_table, origin)
         peak_mb = _peak_rss_mb()
         counter.uninstall()
         cold_cpu_s, floor_mb = import_footprint()
@@ -329,7 +330,86 @@ def main(argv: list[str] | None = None) -> int:
         polls=args.polls,
         cold_start=(cold_cpu_s, floor_mb),
     )
+    print()
+    for line in wake:
+        print(line)
     return 0
+
+
+def _measure_wakeup(
+    store: Any,
+    pollers: dict[str, Any],
+    measure: Callable[[str, str], PollCost],
+    counter: Any,
+    raw_table: Any,
+    origin: Any,
+) -> list[str]:
+    """What wake-up (event.poller.wakeup) adds: a quiet poll with it on (hook check not
+    due, and due: every 15 minutes), one wake-up request at the route, and the woken
+    poll's own bookkeeping (its poll is a normal poll, measured above)."""
+    from types import SimpleNamespace
+
+    from bcpoller.adapters import aws
+    from bcpoller.adapters.instance_table import InstanceTable
+    from bcpoller.adapters.kms_crypto import KmsCrypto
+    from bcpoller.adapters.store_hooks import StoreHooks
+    from bcpoller.adapters.wake_table import WakeTable
+    from bcpoller.instances import WAKE_SECRET
+    from bcpoller.settings import get_settings
+    from bcpoller.wakeup.coalesce import WakeService, run_woken
+    from bcpoller.wakeup.manager import Wakeup, wake_url
+
+    from local.dynamo_size import item_size
+    from local.poll_harness import create_instance
+
+    settings = get_settings()
+    wake_id = create_instance(store, pollers, created=origin, extra_config={"event.poller.wakeup": True})
+    crypto = KmsCrypto(aws.client("kms"), settings.kms_key_id)
+    instances = InstanceTable(aws.table(settings.table_name))
+    instance = instances.get(wake_id, consistent=True)
+    secrets = {**crypto.decrypt(instance.secrets, wake_id), WAKE_SECRET: "bench-wake-secret"}
+    instances.update_fields(wake_id, {"secrets": crypto.encrypt(secrets, wake_id)})
+    table = WakeTable(aws.table(settings.table_name))
+    manager = Wakeup(
+        records=table,
+        open_hooks=lambda cfg: StoreHooks(cfg, api_base_url=store.url, allow_loopback=True),
+    )
+    full = instance.full_configuration(secrets)
+    manager.switch_on(
+        wake_id, full, instance.resources, "bench-wake-secret", wake_url("https://api.example", wake_id)
+    )
+    measure("settle", wake_id)
+    quiet = median_cost("wake quiet", [measure(f"wake quiet {i}", wake_id) for i in range(5)])
+    table.record_hooks(wake_id, {"hooks": [], "checkedAt": "2000-01-01T00:00:00+00:00"})
+    due = measure("hook check", wake_id)
+
+    def writes_and_reads() -> tuple[int, int]:
+        ops = counter.dynamo
+        return sum(1 for c in ops if c.is_write), sum(1 for c in ops if not c.is_write)
+
+    counter.reset()
+    started: list[str] = []
+    WakeService(state=table, trigger=started.append).wake(wake_id, "bench-wake-secret")
+    route = writes_and_reads()
+    counter.reset()
+    run_woken(wake_id, table, lambda: SimpleNamespace(status="ok", reason=None), remaining_ms=lambda: 100_000)
+    runner = writes_and_reads()
+    key = {"pk": f"INST#{wake_id}", "sk": "META#POLL"}
+    from boto3.dynamodb.types import TypeSerializer
+
+    item = raw_table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+    typed: dict[str, dict[str, Any]] = {k: dict(TypeSerializer().serialize(v)) for k, v in item.items()}
+    size = item_size(typed)
+    return [
+        "Wake-up (event.poller.wakeup: true; make bench ARGS=wakeup for latency)",
+        f"  quiet poll, wake-up on (hook check not due): {quiet.describe()}",
+        f"  quiet poll, wake-up on, hook check due (every 15 min): {due.describe()}",
+        f"  one hook at the route: {route[0]} write(s), {route[1]} read(s) (DynamoDB; plus one API"
+        f" request and, for the first hook of a run only, one async PollFunction invoke)",
+        f"  a woken poll's bookkeeping besides its poll: {runner[0]} write(s), {runner[1]} read(s)",
+        f"  the last-poll item with wake-up on: {size:,} bytes (each of these writes is"
+        f" {-(-size // 1024)} WRU)",
+    ]
 
 
 def import_footprint() -> tuple[float, float]:

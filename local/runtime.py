@@ -213,7 +213,9 @@ class PollDispatcher:
         self.running = 0
 
     def fire(self, source: str, event: dict[str, Any]) -> None:
-        key = str(event.get("instanceId"))
+        # A woken poll (wake-up route) is not the same request as a tick: dropping it because
+        # a tick waits would leave its coalescing run pending until it goes stale.
+        key = str(event.get("instanceId")) + (":wake" if event.get("wake") is True else "")
         with self._lock:
             if key in self._waiting:
                 return
@@ -239,7 +241,7 @@ class PollDispatcher:
 
 def _summary(result: Any) -> str:
     if isinstance(result, dict):
-        return str({k: result.get(k) for k in ("status", "resources") if k in result})[:500]
+        return str({k: result.get(k) for k in ("status", "wake", "resources") if k in result})[:500]
     return repr(result)[:200]
 
 

@@ -35,7 +35,12 @@ def context() -> ApiContext:
     from bcpoller.adapters.app_table import AppTable
     from bcpoller.adapters.delivery_runtime import DeliveryRuntime
     from bcpoller.adapters.store_gateway import StoreGateway
+    from bcpoller.adapters.store_hooks import StoreHooks
+    from bcpoller.adapters.wake_table import WakeTable
+    from bcpoller.api.app_routes import public_base_url
     from bcpoller.api.apps import AppService
+    from bcpoller.wakeup.coalesce import WakeService
+    from bcpoller.wakeup.manager import Wakeup
 
     settings = get_settings()
     # The event log and replay are the delivery function's: the same wiring, no drift.
@@ -43,6 +48,18 @@ def context() -> ApiContext:
     table = aws.table(settings.table_name)
     instances = InstanceTable(table)
     crypto = KmsCrypto(aws.client("kms"), settings.kms_key_id)
+    trigger = PollTrigger(
+        None if settings.poll_now_url else aws.client("lambda"),
+        function_arn=settings.poll_function_arn,
+        poll_now_url=settings.poll_now_url,
+    )
+    wake_table = WakeTable(table)
+    wakeup = Wakeup(
+        records=wake_table,
+        open_hooks=lambda configuration: StoreHooks(
+            configuration, api_base_url=settings.bc_api_base_url, allow_loopback=settings.local_mode
+        ),
+    )
     service = InstanceService(
         instances=instances,
         crypto=crypto,
@@ -52,11 +69,7 @@ def context() -> ApiContext:
             target_arn=settings.poll_function_arn,
             role_arn=settings.scheduler_role_arn,
         ),
-        trigger=PollTrigger(
-            None if settings.poll_now_url else aws.client("lambda"),
-            function_arn=settings.poll_function_arn,
-            poll_now_url=settings.poll_now_url,
-        ),
+        trigger=trigger,
         store=StoreGateway(
             api_base_url=settings.bc_api_base_url,
             login_base_url=settings.bc_login_base_url,
@@ -68,6 +81,9 @@ def context() -> ApiContext:
         parse=parse_facts,
         default_refresh_minutes=settings.default_refresh_minutes,
         allow_loopback=settings.local_mode,
+        wakeup=wakeup,
+        # The hooks' destination: this API as the caller reached it (custom domain, stage).
+        wake_base_url=lambda: public_base_url(app),
     )
     apps = AppService(
         apps=AppTable(table),
@@ -81,6 +97,7 @@ def context() -> ApiContext:
         auth=Authenticator(AuthTable(table), instances),
         catalog=catalog_entries,
         apps=apps,
+        wake=WakeService(state=wake_table, trigger=trigger.wake),
     )
 
 

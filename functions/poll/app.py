@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcpoller.adapters.poll_runtime import poll_deps
 from bcpoller.poll.engine import poll_instance
-from bcpoller.poll.events import EventError, parse_poll_event
+from bcpoller.poll.events import EventError, is_wake_event, parse_poll_event
 from bcpoller.settings import get_settings
 from bcpoller.tracing import traced
 
@@ -37,6 +37,8 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     # function in one process, and one poll's lines must not carry another's instance id.
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(instance_id=instance_id)
+    if is_wake_event(event):
+        return _woken(instance_id, context)
     result = poll_instance(
         instance_id,
         deps,
@@ -44,3 +46,32 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         now=lambda: datetime.now(UTC),
     )
     return result.to_dict()
+
+
+def _woken(instance_id: str, context: LambdaContext) -> dict[str, Any]:
+    """A poll asked for by BigCommerce's hooks: the same poll, repeated while wake-ups
+    keep arriving during it (bcpoller.wakeup.coalesce)."""
+    from bcpoller.adapters import aws
+    from bcpoller.adapters.wake_table import WakeTable
+    from bcpoller.wakeup.coalesce import run_woken
+
+    results: list[dict[str, Any]] = []
+
+    def poll() -> Any:
+        result = poll_instance(
+            instance_id,
+            deps,
+            remaining_ms=context.get_remaining_time_in_millis,
+            now=lambda: datetime.now(UTC),
+        )
+        results.append(result.to_dict())
+        return result
+
+    run = run_woken(
+        instance_id,
+        WakeTable(aws.table(get_settings().table_name)),
+        poll,
+        remaining_ms=context.get_remaining_time_in_millis,
+    )
+    last = results[-1] if results else {"instanceId": instance_id, "status": "skipped"}
+    return {**last, "wake": {"polls": run.polls, "outcome": run.outcome}}

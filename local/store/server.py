@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from local.store import control_panel
 from local.store.data import FIRST_ID, RESOURCES, ResourceSpec, generate, render, seeded_dates
+from local.store.webhooks import HookError, StoreWebhooks
 
 MAX_LIMIT = 250
 DEFAULT_QUOTA = 150
@@ -163,6 +164,7 @@ class SimulatedStore:
         return self
 
     def stop(self) -> None:
+        self.webhooks.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -178,6 +180,10 @@ class SimulatedStore:
     # -- state ---------------------------------------------------------------------------
 
     def _reset_state(self) -> None:
+        # Webhooks (issue 18): /v3/hooks and the hook POSTs; the sender threads outlive a reset.
+        if getattr(self, "webhooks", None) is None:
+            self.webhooks = StoreWebhooks(store_hash=self.store_hash, client_id=self.client_id)
+        self.webhooks.reset()
         with self._lock:
             self.quota = self._default_quota
             self.window_ms = self._default_window_ms
@@ -293,6 +299,7 @@ class SimulatedStore:
                 "date_modified": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
         )
+        self.webhooks.notify(resource, record_id, operation)
 
     def create(self, resource: str, partial: dict[str, Any] | None = None) -> dict[str, Any]:
         """A new record from a partial body; the store fills every other field. A partial
@@ -777,6 +784,12 @@ class _Handler(BaseHTTPRequestHandler):
             except control_panel.ControlPanelError as exc:
                 raise ApiError(422, str(exc)) from None
             self._send(status, answer, headers)
+        elif resource == "webhooks" and tail is None:
+            body = self._body() if method == "POST" else {}
+            try:
+                self._send(200, store.webhooks.control(method, body))
+            except HookError as exc:
+                raise ApiError(exc.status, exc.title) from None
         elif resource == "reset" and method == "POST":
             store.reset()
             self._send(200, {"reset": True})
@@ -862,6 +875,14 @@ class _Handler(BaseHTTPRequestHandler):
         if error is not None:
             body = {"status": error, "title": "Injected store failure", "type": STATUS_DOCS}
             self._send(error, body if v3 else [body], headers)
+            return
+        if rest == "/v3/hooks" or rest.startswith("/v3/hooks/"):
+            body = self._body() if method in ("POST", "PUT") else {}
+            try:
+                status, answer = store.webhooks.handle(method, rest, query, body)
+            except HookError as exc:
+                status, answer = exc.status, {"status": exc.status, "title": exc.title, "type": STATUS_DOCS}
+            self._send(status, answer, headers)
             return
         if method != "GET":
             raise ApiError(405, f"{method} is not simulated: the store is read-only over its API")

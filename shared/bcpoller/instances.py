@@ -27,6 +27,8 @@ SECRET_CONFIG_KEYS: frozenset[str] = frozenset(
     }
 )
 SIGNING_SECRET = "signingSecret"  # noqa: S105 - a key name, not a secret; Standard Webhooks secret (whsec_...), kept with the secrets
+# The wake-up route's per-instance secret (issue 18), kept with the secrets; never returned.
+WAKE_SECRET = "wakeSecret"  # noqa: S105 - a key name, not a secret
 MASK = "********"
 
 AuthState = Literal["ok", "failed"]

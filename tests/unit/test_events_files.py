@@ -87,3 +87,20 @@ def test_create_instance_body_is_the_oauth_seed_with_a_token() -> None:
     assert cfg.store_hash and cfg.access_token is not None
     assert cfg.oauth_api_key and cfg.events_enabled
     assert set(cfg.pollers) == {"orders", "products", "customers"}
+
+
+def test_wake_samples_are_a_woken_poll_and_a_bigcommerce_hook() -> None:
+    """events/poll_wake.json drives PollFunction's woken path; events/api_wake.json is
+    BigCommerce's hook POST to the wake-up route (secret header, webhook payload)."""
+    from bcpoller.poll.events import is_wake_event, parse_poll_event
+
+    woken = load_event("poll_wake.json")
+    assert parse_poll_event(woken) == load_event("poll_schedule.json")["instanceId"]
+    assert is_wake_event(woken) and not is_wake_event(load_event("poll_schedule.json"))
+    hook = load_event("api_wake.json")
+    model = APIGatewayProxyEventV2Model.model_validate(hook)
+    assert model.requestContext.http.method == "POST" and model.rawPath.startswith("/wake/")
+    assert "authorization" not in hook["headers"] and hook["headers"]["x-bcpoller-wake-secret"]
+    body = json.loads(hook["body"])
+    assert set(body) == {"scope", "store_id", "data", "hash", "created_at", "producer"}
+    assert set(body["data"]) == {"type", "id"}

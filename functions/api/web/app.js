@@ -1108,7 +1108,7 @@
     const loadStatus = async () => {
       try {
         const status = await api("GET", `${path}/status`);
-        if (isCurrent(gen)) statusBox.replaceChildren(renderStatus(status || {}), renderHealth(status || {}, path, () => refreshAll()));
+        if (isCurrent(gen)) statusBox.replaceChildren(renderStatus(status || {}), renderWakeup(status || {}), renderHealth(status || {}, path, () => refreshAll()));
       } catch (err) {
         if (isCurrent(gen)) statusBox.replaceChildren(h("p", { class: "form-error" }, `Status: ${err.message}`));
       }
@@ -1132,6 +1132,7 @@
               "div",
               { class: "toolbar", role: "group", "aria-label": "Instance actions" },
               h("span", { class: "switch" }, eventsSwitch, h("label", { for: eventsSwitch.id }, "Events")),
+              wakeSwitch(instance, path, () => isCurrent(gen) && refreshAll()),
               pollButton,
               h("a", { class: "button", href: `#/${path}/edit` }, "Edit"),
               rotateButton,
@@ -1169,6 +1170,71 @@
       setInterval(() => {
         if (autoRefresh.checked && !document.hidden && isCurrent(gen)) refreshAll();
       }, AUTO_REFRESH_MS),
+    );
+  }
+
+  // -- Wake-up (issue 18): BigCommerce webhooks wake the poller ---------------------------
+
+  /** The "Wake on change" switch: PATCHes event.poller.wakeup (hooks follow on the store). */
+  function wakeSwitch(instance, path, refresh) {
+    const config = instance.configuration || {};
+    const input = h("input", {
+      type: "checkbox",
+      role: "switch",
+      id: uid("wake-switch"),
+      checked: config["event.poller.wakeup"] === true || config["event.poller.wakeup"] === "true",
+    });
+    input.addEventListener("change", async () => {
+      const on = input.checked;
+      if (input.getAttribute("aria-disabled") === "true") {
+        input.checked = !on;
+        return;
+      }
+      await whileBusy(input, async () => {
+        try {
+          await api("PATCH", path, { configuration: { "event.poller.wakeup": on } });
+          toast(on ? "Wake on change turned on: store changes now start a poll." : "Wake on change turned off.");
+          refresh();
+        } catch (err) {
+          input.checked = !on;
+          reportError(err, "Wake on change was not changed");
+        }
+      });
+    });
+    return h(
+      "span",
+      { class: "switch", title: "BigCommerce webhooks start a poll within seconds; the schedule stays the safety net" },
+      input,
+      h("label", { for: input.id }, "Wake on change"),
+    );
+  }
+
+  /** The store's hooks as the last check saw them (status.wakeup), or nothing when off. */
+  function renderWakeup(status) {
+    const wake = status.wakeup;
+    if (!wake) return h("div", { class: "wakeup" });
+    const hooks = wake.hooks || [];
+    return h(
+      "div",
+      { class: "wakeup" },
+      h("h3", {}, "Wake on change"),
+      h(
+        "dl",
+        { class: "facts stats" },
+        fact("Route", wake.enabled ? badge("accepting hooks", "ok") : badge("off (events off)", "muted")),
+        fact("Hooks checked", formatTime(wake.checkedAt)),
+        wake.pending ? fact("Woken poll", badge("running or waiting", "warn")) : null,
+        wake.error ? fact("Hook error", h("span", { class: "error-text" }, wake.error)) : null,
+      ),
+      hooks.length
+        ? h(
+            "ul",
+            { class: "hooks" },
+            hooks.map((hook) =>
+              h("li", { dataset: { hook: String(hook.id) } }, h("code", {}, hook.scope), " ", hook.active ? badge("active", "ok") : badge("inactive", "warn")),
+            ),
+          )
+        : h("p", { class: "empty" }, "No hook registered on the store."),
     );
   }
 

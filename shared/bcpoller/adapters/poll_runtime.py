@@ -56,4 +56,22 @@ def poll_deps(settings: Settings, *, metrics: MetricsSink | None = None) -> Poll
     )
     if metrics is not None:
         deps.metrics = metrics
+    deps.hook_keeper = _hook_keeper(settings, deps.crypto)
     return deps
+
+
+def _hook_keeper(settings: Settings, crypto: Any) -> Any:
+    """Wake-up's hook check, called only for instances with wake-up on; the store hook
+    client (httpx) is imported on its first use."""
+    from bcpoller.adapters.wake_table import WakeTable
+    from bcpoller.wakeup.manager import HookKeeper, Wakeup
+
+    def open_hooks(configuration: Any) -> Any:
+        from bcpoller.adapters.store_hooks import StoreHooks
+
+        return StoreHooks(
+            configuration, api_base_url=settings.bc_api_base_url, allow_loopback=settings.local_mode
+        )
+
+    wakeup = Wakeup(records=WakeTable(aws.table(settings.table_name)), open_hooks=open_hooks)
+    return HookKeeper(wakeup, crypto, minute_s=settings.seconds_per_minute)

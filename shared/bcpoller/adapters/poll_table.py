@@ -88,6 +88,11 @@ def last_poll_from_item(item: dict[str, Any] | None) -> LastPoll:
         report=plain(report) if isinstance(report, dict) else None,
         work_seq=int(item.get("workSeq", 0)),
         lease_until=float(until) if until is not None else None,
+        wake=(
+            {"url": str(item.get("wakeUrl") or ""), "hooks": plain(item.get("hooks") or {})}
+            if item.get("wakeHash")
+            else None
+        ),
     )
 
 

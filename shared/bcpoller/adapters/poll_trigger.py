@@ -13,8 +13,12 @@ class PollTrigger:
         self._function_arn = function_arn
         self._poll_now_url = poll_now_url
 
-    def trigger(self, instance_id: str) -> None:
-        event = {"instanceId": instance_id}
+    def trigger(self, instance_id: str, *, wake: bool = False) -> None:
+        event: dict[str, Any] = {"instanceId": instance_id}
+        if wake:
+            # A woken poll (bcpoller.wakeup.coalesce.run_woken): it loops until no wake-up
+            # request came in during its last pass.
+            event["wake"] = True
         if self._poll_now_url:
             import httpx  # the local stack only: a deployed API never loads it for this
 
@@ -27,3 +31,6 @@ class PollTrigger:
             InvocationType="Event",
             Payload=json.dumps(event).encode(),
         )
+
+    def wake(self, instance_id: str) -> None:
+        self.trigger(instance_id, wake=True)

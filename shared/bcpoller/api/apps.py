@@ -299,6 +299,7 @@ class AppService:
                     "notificationsDisabledReason": UNINSTALLED_REASON,
                 },
             )
+            svc.wakeup_uninstalled(instance.instance_id)
         done = replace(install, status="uninstalled", uninstalled_at=self.clock().isoformat())
         self.apps.put_install(app.app_id, done, new=False)
         return done

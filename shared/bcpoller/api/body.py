@@ -18,6 +18,7 @@ def parse_facts(raw: dict[str, Any]) -> ParsedFacts:
         callback_url=cfg.callback_url or None,
         refresh_minutes=cfg.refresh_interval,
         resources=list(cfg.pollers),
+        wakeup=bool(cfg.wakeup),
     )
 
 

@@ -93,6 +93,22 @@ class EventCounts(BaseModel):
     )
 
 
+class WakeHook(BaseModel):
+    id: int
+    scope: str
+    active: bool
+
+
+class WakeupStatus(BaseModel):
+    """Wake-up (event.poller.wakeup): the store's hooks as last checked (never their secret)."""
+
+    enabled: bool = Field(description="events and wake-up are on, the route accepts this instance's hooks")
+    pending: bool = Field(False, description="a woken poll is running or waiting")
+    hooks: list[WakeHook] = Field(default_factory=list)
+    checkedAt: str | None = None
+    error: str | None = Field(None, description="what the store answered when the hooks could not be kept")
+
+
 class InstanceStatus(BaseModel):
     instanceId: str
     eventsEnabled: bool
@@ -107,6 +123,7 @@ class InstanceStatus(BaseModel):
         description="events that exhausted their delivery attempts and wait in the DLQ "
         "(POST .../events/redrive sends them again)",
     )
+    wakeup: WakeupStatus | None = None
 
 
 class Attempt(BaseModel):

@@ -51,6 +51,7 @@ from bcpoller.api.models import (
     SigningSecretRotated,
 )
 from bcpoller.api.service import InstanceService
+from bcpoller.api.wake_routes import register_wake_routes
 
 TITLE = "BigCommerce polling events"
 VERSION = "1.0.0"
@@ -76,6 +77,7 @@ class ApiContext:
     auth: Authenticator
     catalog: Callable[[], list[dict[str, Any]]]
     apps: AppService | None = None  # the organization's BigCommerce app (api/apps.py)
+    wake: Any = None  # wakeup.coalesce.WakeService: BigCommerce hooks wake the poller (issue 18)
 
 
 def _err(description: str) -> dict[str, Any]:
@@ -378,6 +380,7 @@ def build_app(
         return {"resources": (catalog_source or context().catalog)()}
 
     register_app_routes(app, context, principal, logger)
+    register_wake_routes(app, context)
 
     @app.get("/", include_in_schema=False)
     def index():  # type: ignore[no-untyped-def]

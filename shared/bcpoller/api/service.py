@@ -36,6 +36,7 @@ from bcpoller.api.models import (
     Replayed,
     ResourceStatus,
     SigningSecretRotated,
+    WakeupStatus,
 )
 from bcpoller.instances import (
     MASK,
@@ -44,6 +45,7 @@ from bcpoller.instances import (
     SECRET_CONFIG_KEYS,
     SIGNING_KEYS,
     SIGNING_SECRET,
+    WAKE_SECRET,
     StoredInstance,
     masked_configuration,
     split_secrets,
@@ -96,6 +98,7 @@ class ParsedFacts:
     callback_url: str | None
     refresh_minutes: int | None
     resources: list[str]
+    wakeup: bool = False  # event.poller.wakeup: BigCommerce webhooks wake the poller
 
 
 class InstanceStore(Protocol):
@@ -189,6 +192,10 @@ class InstanceService:
     default_refresh_minutes: int = 5
     allow_loopback: bool = False
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Wake-up (issue 18): the hooks' manager and the API's own base URL as the caller reached
+    # it (the hooks' destination); None where wake-up is not wired (it is then never on).
+    wakeup: Any = None
+    wake_base_url: Callable[[], str] | None = None
 
     # -- create ----------------------------------------------------------------------
 
@@ -205,6 +212,8 @@ class InstanceService:
         signing_secret = "whsec_" + base64.b64encode(secrets_module.token_bytes(32)).decode()
         public, secret = split_secrets(configuration)
         secret[SIGNING_SECRET] = signing_secret
+        if facts.wakeup:
+            secret[WAKE_SECRET] = _new_wake_secret()
         minutes = facts.refresh_minutes or self.default_refresh_minutes
         instance = StoredInstance.model_validate(
             {
@@ -232,6 +241,7 @@ class InstanceService:
                 # No instance without its schedule: undo, then report the fault.
                 self.instances.delete_all(instance_id)
                 raise
+        self._follow_wakeup(instance, None, configuration, secret)
         out = self._out(instance, set(secret))
         return InstanceCreated(**out.model_dump(), token=token, signingSecret=signing_secret)
 
@@ -286,6 +296,8 @@ class InstanceService:
         secret[SIGNING_SECRET] = stored_secrets.get(SIGNING_SECRET, "")
         # A rotation's overlap survives an edit.
         secret.update({k: stored_secrets[k] for k in SIGNING_KEYS[1:] if k in stored_secrets})
+        if stored_secrets.get(WAKE_SECRET) or facts.wakeup:
+            secret[WAKE_SECRET] = stored_secrets.get(WAKE_SECRET) or _new_wake_secret()
         minutes = facts.refresh_minutes or self.default_refresh_minutes
         fields: dict[str, Any] = {
             "name": name,
@@ -312,6 +324,7 @@ class InstanceService:
         self.instances.update_fields(instance_id, fields, remove=tuple(remove))
         self._follow_schedule(instance_id, facts.events_enabled, minutes)
         updated = self.instances.get(instance_id, consistent=True)
+        self._follow_wakeup(updated, instance, merged, secret)
         return self._out(updated, set(secret))
 
     def set_events(self, principal: Principal, instance_id: str, enabled: bool) -> EventsSwitch:
@@ -336,15 +349,27 @@ class InstanceService:
             self._check_store(instance.full_configuration(stored))
             fields["authState"] = "ok"
             remove = (*remove, "authError")
+        if _wakeup_configured(instance):
+            stored = self.crypto.decrypt(instance.secrets, instance_id)
+            if not stored.get(WAKE_SECRET):
+                stored[WAKE_SECRET] = _new_wake_secret()
+                fields["secrets"] = self.crypto.encrypt(stored, instance_id)
         self.instances.update_fields(instance_id, fields, remove=remove)
         self._follow_schedule(instance_id, enabled, instance.refresh_minutes)
+        if _wakeup_configured(instance):
+            updated = self.instances.get(instance_id, consistent=True)
+            secrets = self.crypto.decrypt(updated.secrets, instance_id)
+            self._follow_wakeup(updated, instance, updated.full_configuration(secrets), secrets)
         return EventsSwitch(instanceId=instance_id, eventsEnabled=enabled)
 
     def delete(self, principal: Principal, instance_id: str) -> None:
         principal.require_org()
-        visible_instance(principal, self.instances, instance_id)
+        instance = visible_instance(principal, self.instances, instance_id)
         # Schedule first: a tick between the two deletes then finds no instance and stops.
         self.schedules.delete(instance_id)
+        if _wakeup_on(instance):
+            secrets = self.crypto.decrypt(instance.secrets, instance_id)
+            self._follow_wakeup(None, instance, instance.full_configuration(secrets), secrets)
         self.instances.delete_all(instance_id)
 
     def poll_now(self, principal: Principal, instance_id: str) -> Accepted:
@@ -384,6 +409,22 @@ class InstanceService:
                 hours=counts.get("hours") or [],
             ),
             deadLettered=int(counts.get("deadLettered", 0)),
+            wakeup=self._wakeup_status(instance),
+        )
+
+    def _wakeup_status(self, instance: StoredInstance) -> WakeupStatus | None:
+        if self.wakeup is None or not _wakeup_configured(instance):
+            return None
+        view = self.wakeup.records.view(instance.instance_id)
+        if view is None:
+            return WakeupStatus(enabled=False, pending=False, error=None)
+        hooks = view.get("hooks") or {}
+        return WakeupStatus(
+            enabled=True,
+            pending=bool(view.get("pending")),
+            hooks=hooks.get("hooks") or [],
+            checkedAt=hooks.get("checkedAt"),
+            error=hooks.get("error"),
         )
 
     def list_events(
@@ -579,6 +620,37 @@ class InstanceService:
         else:
             self.schedules.delete(instance_id)
 
+    def _follow_wakeup(
+        self,
+        now: StoredInstance | None,
+        before: StoredInstance | None,
+        configuration: Mapping[str, Any],
+        secrets: Mapping[str, Any],
+    ) -> None:
+        """Hooks on while events and wake-up are both on; off (hooks deleted) when that ends
+        or the instance goes (``now`` None). Registering the same hooks again is harmless:
+        an unchanged active hook is left as it is."""
+        if self.wakeup is None:
+            return
+        instance = now or before
+        assert instance is not None
+        url = self._wake_url(instance.instance_id)
+        full = {**configuration, **{k: v for k, v in secrets.items() if k in SECRET_CONFIG_KEYS}}
+        if now is not None and _wakeup_on(now) and secrets.get(WAKE_SECRET):
+            self.wakeup.switch_on(now.instance_id, full, now.resources, str(secrets[WAKE_SECRET]), url)
+        elif before is not None and _wakeup_on(before):
+            self.wakeup.switch_off(instance.instance_id, full, url)
+
+    def wakeup_uninstalled(self, instance_id: str) -> None:
+        """The app was uninstalled: its token is revoked with its hooks; disarm the route."""
+        if self.wakeup is not None:
+            self.wakeup.switch_off(instance_id, None, None)
+
+    def _wake_url(self, instance_id: str) -> str:
+        from bcpoller.wakeup.manager import wake_url
+
+        return wake_url(self.wake_base_url() if self.wake_base_url else "", instance_id)
+
     def _secret_keys(self, instance: StoredInstance) -> set[str]:
         return set(self.crypto.decrypt(instance.secrets, instance.instance_id))
 
@@ -598,6 +670,21 @@ class InstanceService:
             resources=instance.resources,
             installState=instance.install_state,
         )
+
+
+WAKEUP = "event.poller.wakeup"
+
+
+def _wakeup_configured(instance: StoredInstance) -> bool:
+    return instance.configuration.get(WAKEUP) in (True, "true")
+
+
+def _wakeup_on(instance: StoredInstance) -> bool:
+    return instance.events_enabled and _wakeup_configured(instance)
+
+
+def _new_wake_secret() -> str:
+    return secrets_module.token_urlsafe(32)
 
 
 def _require_credentials_for_new_host(

@@ -303,6 +303,8 @@ class InstanceConfiguration(BaseModel):
     # The name the Open Connectors parameter table uses for the same object.
     resource_poller_configuration: Pollers | None = Field(None, alias="resourcePoller.configuration")
     backfill_since: datetime | None = Field(None, alias="event.poller.backfill_since")
+    # Our extension (issue 18): BigCommerce webhooks wake the poller; polling stays the truth.
+    wakeup: bool = Field(False, alias="event.poller.wakeup")
 
     @field_validator(
         "store_url", "username", "password", "store_hash", "access_token", "oauth_api_key",
@@ -313,7 +315,7 @@ class InstanceConfiguration(BaseModel):
     def _blank(cls, value: Any) -> Any:
         return _empty_to_none(value)
 
-    @field_validator("events_enabled", mode="before")
+    @field_validator("events_enabled", "wakeup", mode="before")
     @classmethod
     def _enabled(cls, value: Any) -> Any:
         value = _empty_to_none(value)

@@ -226,6 +226,12 @@ def poll_instance(
     except Exception:
         # The cursors are already safe; an unreleased lease only expires.
         logger.exception("poll report failed; a lease left behind expires on its own")
+    if deps.hook_keeper is not None and view.last.wake is not None and result.status != "skipped":
+        try:
+            deps.hook_keeper(instance, view.last.wake)
+        except Exception:
+            # Polling goes on without hooks; the next check tries again.
+            logger.exception("wake-up hook check failed")
     busy = run.owner is not None or result.status != "ok"
     # The store's 429s, on any poll that drew one (a quiet poll too: the dashboard's
     # "store 429s"); a poll without one adds nothing, so the quiet path stays metric-free.

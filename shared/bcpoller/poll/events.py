@@ -12,6 +12,8 @@ class PollEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     instance_id: str = Field(alias="instanceId", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    # Sent by the wake-up route (issue 18): poll until no wake-up came in during a pass.
+    wake: bool = False
 
 
 class EventError(ValueError):
@@ -36,3 +38,8 @@ def parse_poll_event(event: Any) -> str:
                 for e in exc.errors(include_url=False)
             ]
         ) from None
+
+
+def is_wake_event(event: Any) -> bool:
+    """Whether a (valid) poll event came from the wake-up route."""
+    return isinstance(event, dict) and event.get("wake") is True

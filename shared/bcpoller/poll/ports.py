@@ -75,6 +75,8 @@ class LastPoll:
     report: dict[str, Any] | None = None
     work_seq: int = 0
     lease_until: float | None = None
+    # Wake-up (issue 18), only while it is on: {"url", "hooks"} for the periodic hook check.
+    wake: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,3 +179,6 @@ class PollDeps:
     sweeps: SweepStore | None = None
     sweep_pages: int = 40
     seconds_per_minute: float = 60.0
+    # (instance, LastPoll.wake) -> None: checks the store's wake-up hooks when due
+    # (bcpoller.wakeup.manager.HookKeeper); called only for instances with wake-up on.
+    hook_keeper: Callable[[Any, dict[str, Any]], None] | None = None
