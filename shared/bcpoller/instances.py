@@ -82,12 +82,9 @@ class StoredInstance(BaseModel):
         secrets = data.get("secrets")
         if secrets is not None and not isinstance(secrets, bytes | bytearray):
             data["secrets"] = bytes(secrets.value if hasattr(secrets, "value") else secrets)
-        for key in ("refreshMinutes", "version"):
-            if key in data:
-                data[key] = int(data[key])
-        # Items written before the poller's state moved out of this item still carry it.
-        for stale in ("leaseOwner", "leaseUntil", "lastPoll"):
-            data.pop(stale, None)
+        # Numbers come back as Decimal (pydantic makes ints of them), and attributes this
+        # model does not name (items written before the poller's state moved out of this
+        # item still carry leaseOwner, leaseUntil, lastPoll) are ignored.
         return cls.model_validate(data)
 
     def full_configuration(self, secrets: dict[str, Any]) -> dict[str, Any]:
