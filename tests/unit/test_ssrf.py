@@ -192,3 +192,66 @@ def test_the_loopback_flag_allows_loopback_only() -> None:
     assert safe_address("127.0.0.1", 80, allow_loopback=True) == "127.0.0.1"
     with pytest.raises(UnsafeUrlError, match="private"):
         safe_address("10.0.0.1", 80, allow_loopback=True)
+
+
+# Known answers: what each refusal says (the API shows it beside the field).
+_ONLY = "; only public addresses are allowed"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://0.0.0.0/", f"host '0.0.0.0' is an unspecified address{_ONLY}"),
+        ("https://169.254.1.1/", f"host '169.254.1.1' is a link-local address{_ONLY}"),
+        ("https://224.0.0.1/", f"host '224.0.0.1' is a multicast address{_ONLY}"),
+        ("https://100.64.0.1/", f"host '100.64.0.1' is a shared (CGNAT) address{_ONLY}"),
+        ("https://240.0.0.1/", f"host '240.0.0.1' is a reserved address{_ONLY}"),
+        # IPv4-compatible: the low 32 bits of ::/96 (but not :: and ::1) are an IPv4 address.
+        ("https://[::2]/", f"host '::2' is a private address (embedded in an IPv6 address){_ONLY}"),
+        ("https://[::0.0.0.1]/", f"host '::0.0.0.1' is a loopback address{_ONLY}"),
+        ("https://[::1:0:0]/", f"host '::1:0:0' is a reserved address{_ONLY}"),
+        ("https://[fe80::1%25eth0]/", f"host 'fe80::1%25eth0' is a link-local address{_ONLY}"),
+        ("", "URL is empty"),
+        ("   ", "URL is empty"),
+        ("ftp://a.example/", "URL scheme 'ftp' is not allowed: use https"),
+        ("//a.example/", "URL scheme '(none)' is not allowed: use https"),
+        ("http://a.example/", "URL must use https"),
+        ("https:///x", "URL has no host"),
+        ("https://a.example:99999/", "URL is malformed: Port out of range 0-65535"),
+    ],
+)
+def test_each_refusal_names_its_reason(url: str, message: str) -> None:
+    with pytest.raises(UnsafeUrlError) as info:
+        assert_safe_url(url, allow_loopback=False, resolve_host=False)
+    assert str(info.value) == message
+
+
+def test_a_name_is_resolved_for_the_port_asked_and_every_address_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[tuple[str, object, object]] = []
+
+    def fake(host: str, port: object, *args: object, **kwargs: object) -> list[object]:
+        asked.append((host, port, kwargs.get("type")))
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:2800:220:1::1%eth0", 8443, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("not-an-ip", 8443)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", 8443)),
+        ]
+
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", fake)
+    # One private answer among public ones is enough to refuse (any one may be used).
+    with pytest.raises(UnsafeUrlError, match=r"'shop\.example' resolves to a private address"):
+        safe_address("[shop.example.]", 8443, allow_loopback=False)
+    assert asked == [("shop.example", 8443, socket.SOCK_STREAM)]
+    asked.clear()
+    with pytest.raises(UnsafeUrlError):
+        safe_address("shop.example", None, allow_loopback=False)
+    assert asked == [("shop.example", 443, socket.SOCK_STREAM)]
+
+
+def test_a_name_without_addresses_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", lambda *a, **k: [(0, 0, 0, "", ("nope", 0))])
+    with pytest.raises(UnsafeUrlError) as info:
+        safe_address("shop.example", 443, allow_loopback=False)
+    assert str(info.value) == "host 'shop.example' does not resolve to an IP address"
