@@ -98,3 +98,48 @@ def test_only_the_owner_rotates(world: World, headers: dict[str, str]) -> None: 
         world.app, "POST", f"/instances/{created['id']}/signing-secret/rotate", headers=headers
     )
     assert status in (401, 404)
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ({}, (None, None)),
+        (
+            {"previousSigningSecret": "", "previousSigningSecretUntil": "2026-11-30T00:00:00+00:00"},
+            (None, None),
+        ),
+        ({"previousSigningSecret": "whsec_x", "previousSigningSecretUntil": None}, (None, None)),
+        ({"previousSigningSecret": 5, "previousSigningSecretUntil": "2026-11-30T00:00:00"}, (None, None)),
+        ({"previousSigningSecret": "whsec_x", "previousSigningSecretUntil": "tomorrow"}, (None, None)),
+        (
+            {"previousSigningSecret": "whsec_x", "previousSigningSecretUntil": "2026-11-30T00:00:00"},
+            ("whsec_x", datetime(2026, 11, 30, tzinfo=UTC)),  # no zone written: UTC
+        ),
+        (
+            {"previousSigningSecret": "whsec_x", "previousSigningSecretUntil": "2026-11-30T02:00:00+02:00"},
+            ("whsec_x", datetime(2026, 11, 30, tzinfo=UTC)),  # its own zone is kept
+        ),
+    ],
+)
+def test_the_previous_secret_is_read_strictly(
+    stored: dict[str, object], expected: tuple[object, object]
+) -> None:
+    got = previous_signing(stored)
+    assert got == expected
+    if got[1] is not None:
+        assert got[1].utcoffset() is not None
+
+
+def test_the_old_secret_stops_signing_at_the_end_of_its_overlap() -> None:
+    end = datetime(2026, 11, 30, tzinfo=UTC)
+    new, old = "whsec_" + "A" * 32, "whsec_" + "B" * 32
+
+    def signatures(at: datetime) -> list[str]:
+        headers = callback_headers(
+            event_id="e", body="{}", signature_key=None, signing_secret=new, now=at,
+            previous_secret=old, previous_until=end,
+        )  # fmt: skip
+        return headers["webhook-signature"].split(" ")
+
+    assert len(signatures(end - timedelta(microseconds=1))) == 2
+    assert len(signatures(end)) == 1
