@@ -73,8 +73,8 @@ def _errors_logged(logs: Path, limit: int = 8) -> list[str]:
     for log in sorted(logs.glob("*.log")) if logs.exists() else []:
         for line in log.read_text(errors="replace").splitlines():
             flagged = '"level":"ERROR"' in line or "Error:" in line or "Exception:" in line
-            if flagged and line[:160] not in seen:
-                seen.append(line[:160])
+            if flagged and line[:1500] not in seen:
+                seen.append(line[:1500])
                 if len(seen) >= limit:
                     return seen
     return seen

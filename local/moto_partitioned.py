@@ -1,4 +1,5 @@
-"""``python -m moto.server`` whose DynamoDB Query reads one partition, as DynamoDB does.
+"""``python -m moto.server`` whose DynamoDB Query reads one partition, as DynamoDB does,
+and whose DynamoDB requests run one at a time (moto's backend is not thread-safe).
 
     python -m local.moto_partitioned -H 127.0.0.1 -p 5000
 
@@ -20,6 +21,7 @@ import threading
 from typing import Any
 
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 
 _query_partition = threading.local()
 _all_items = Table.all_items
@@ -56,10 +58,26 @@ def _partitioned_query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) ->
         _query_partition.key = None
 
 
+# moto's server answers each request on a thread of its own, but its DynamoDB backend is
+# not thread-safe: a write changing an item's attributes while another request reads
+# them raised "dictionary changed size during iteration" (a 500 the status route passed
+# on, 5 in ~9,000 soak requests), and two conditional writes on one item could both
+# pass their check. DynamoDB serializes the writes of an item; here every DynamoDB
+# request runs alone, which is also what the conditional writes' tests rely on.
+_DYNAMODB_LOCK = threading.Lock()
+_call_action = DynamoHandler.call_action
+
+
+def _serialized_call_action(self: DynamoHandler) -> Any:
+    with _DYNAMODB_LOCK:
+        return _call_action(self)
+
+
 def install() -> None:
     """Patch this process's moto (idempotent)."""
     Table.all_items = _partition_items  # type: ignore[method-assign]
     Table.query = _partitioned_query  # type: ignore[method-assign]
+    DynamoHandler.call_action = _serialized_call_action  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> None:

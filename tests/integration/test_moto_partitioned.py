@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,3 +133,48 @@ def test_every_query_answers_as_moto_server_does() -> None:
     # The differential must compare something: paging happened and partitions differ.
     assert any(len(pages) > 1 for pages in plain)
     assert plain[0] != plain[3]
+
+
+def test_concurrent_writes_to_one_item_are_serialized() -> None:
+    """DynamoDB applies an item's writes one after the other: 8 threads adding 1 two
+    hundred times each end at 1,600, and of 8 conditional puts of one key exactly one
+    wins (moto's threaded server alone loses ADDs and can let two puts pass)."""
+    server = MotoServer().start()
+    try:
+        table = _table(server.url)
+        client = table.meta.client
+
+        def add() -> None:
+            for _ in range(200):
+                client.update_item(
+                    TableName="t",
+                    Key={"pk": "A", "sk": "COUNT"},
+                    UpdateExpression="ADD n :one",
+                    ExpressionAttributeValues={":one": 1},
+                )
+
+        wins: list[str] = []
+
+        def claim(key: str, who: str) -> None:
+            try:
+                client.put_item(
+                    TableName="t",
+                    Item={"pk": "A", "sk": key, "who": who},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+                wins.append(key)
+            except client.exceptions.ConditionalCheckFailedException:
+                pass
+
+        threads = [threading.Thread(target=add) for _ in range(8)]
+        threads += [
+            threading.Thread(target=claim, args=(f"CLAIM#{k}", str(t))) for k in range(20) for t in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert table.get_item(Key={"pk": "A", "sk": "COUNT"})["Item"]["n"] == 1600
+        assert sorted(wins) == sorted(f"CLAIM#{k}" for k in range(20))
+    finally:
+        server.stop()
