@@ -69,7 +69,10 @@ def test_a_quiet_warm_poll_reads_once_writes_nothing_and_logs_one_short_line(
     origin = store.now() - timedelta(minutes=5)
     instance_id = create_instance(store, THREE, created=origin)
     for name in THREE:
-        store.create(name)  # each resource has a change, so each has a cursor item
+        # Each resource has a change, so each has a cursor item. Dated a minute back: past
+        # the re-read overlap (pollDelay), so no later poll prunes it however slow the
+        # machine makes the polls (that prune is a legitimate write, not a quiet poll's).
+        store.create(name, {"date_modified": store.now() - timedelta(minutes=1)})
     assert invoke_poll(poll, instance_id)["status"] == "ok"  # cold: KMS, lease, checkpoints
     assert invoke_poll(poll, instance_id)["status"] == "ok"  # the report settles
     counter = CallCounter().install()
