@@ -184,3 +184,60 @@ def test_a_refusal_keeps_the_first_2_kb_of_its_body_and_a_success_keeps_none() -
     assert len(refused.response_head) == 2048
     assert delivered.status_code == 200 and delivered.response_head is None
     assert bad.response_head == "missing field objectId"
+
+
+async def _recording_server(requests: list[bytes]) -> tuple[asyncio.Server, str, list[int]]:
+    """An HTTP/1.1 server that keeps each request whole, and the peer port of every request
+    (one port: one connection)."""
+    ports: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    writer.close()
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:])
+            length = int({k.lower(): v for k, v in fields.items()}[b"content-length"])
+            while len(body) < length:
+                body += await reader.read(65536)
+            requests.append(head + b"\r\n\r\n" + body)
+            ports.append(writer.get_extra_info("peername")[1])
+            writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+            await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hooks?a=1", ports
+
+
+def test_posts_arrive_whole_over_one_connection() -> None:
+    """Held writes (head and body leave together) must never cut or reorder a request:
+    a small body, one larger than the 64 KiB hold and another small one, one connection."""
+    requests: list[bytes] = []
+    big = b'{"x": "' + b"y" * 200_000 + b'"}'
+
+    async def scenario() -> tuple[list[object], list[int], str]:
+        server, url, ports = await _recording_server(requests)
+        async with server, CallbackSender.open(timeout=5, allow_loopback=True) as sender:
+            results = [
+                await sender.post(url, body, {"Content-Type": "application/json", "webhook-id": f"e{i}"})
+                for i, body in enumerate([b"{}", big, b'{"z": 1}'])
+            ]
+        return results, ports, url
+
+    results, ports, url = asyncio.run(scenario())
+    assert [r.status_code for r in results] == [204, 204, 204]  # type: ignore[attr-defined]
+    assert len(set(ports)) == 1
+    bodies = [r.partition(b"\r\n\r\n")[2] for r in requests]
+    assert bodies == [b"{}", big, b'{"z": 1}']
+    head = requests[0].partition(b"\r\n\r\n")[0].decode()
+    assert head.startswith("POST /hooks?a=1 HTTP/1.1\r\n")
+    lines = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:]}
+    assert lines["host"] == url.split("/")[2]
+    assert lines["content-length"] == "2"
+    assert lines["webhook-id"] == "e0"
+    assert lines["user-agent"]
