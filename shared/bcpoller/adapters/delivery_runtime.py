@@ -1,7 +1,7 @@
 """The delivery function's composition root: real adapters from the settings.
 
 Built once per cold start (boto3 clients, the KMS decrypt cache, and one callback
-sender -- an httpx AsyncClient with its connection pool -- per event loop, kept for the
+sender -- an httpcore connection pool behind the SSRF guard -- per event loop, kept for the
 life of the container so that connections and TLS sessions outlive an invocation).
 """
 

@@ -38,7 +38,7 @@ class DeliveryRecord(SqsRecordModel):
 
 class DeliveryBatchProcessor(AsyncBatchProcessor):
     """AsyncBatchProcessor whose gather runs on the caller's event loop, so that the
-    container's AsyncClient (opened in that loop) is shared by every record."""
+    container's connection pool (opened in that loop) is shared by every record."""
 
     async def process_here(self) -> list[Any]:
         return list(await asyncio.gather(*[self._async_process_record(record) for record in self.records]))
