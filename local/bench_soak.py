@@ -67,14 +67,31 @@ def _moto_rss_mb(moto_port: int) -> float | None:
     return None
 
 
+def _shown(line: str) -> str:
+    """A logged error as one readable line: a JSON record's message, where, and the end of
+    its traceback (where the cause is), not its first 1,500 characters."""
+    try:
+        record = json.loads(line[line.index("{") :])
+    except ValueError:
+        return line[:1500]
+    trace = str(record.get("exception", ""))
+    frames = [f.strip() for f in trace.splitlines() if f.strip().startswith("File ")][-3:]
+    return (
+        f"{record.get('timestamp', '')} {record.get('function_name', '')}: {record.get('message', '')} "
+        f"[{record.get('error_type', '')}] {trace.strip().splitlines()[-1] if trace.strip() else ''} "
+        f"| {' | '.join(frames)}"
+    )[:1500]
+
+
 def _errors_logged(logs: Path, limit: int = 8) -> list[str]:
     """The first distinct ERROR lines and exception messages the stack logged."""
     seen: list[str] = []
     for log in sorted(logs.glob("*.log")) if logs.exists() else []:
         for line in log.read_text(errors="replace").splitlines():
             flagged = '"level":"ERROR"' in line or "Error:" in line or "Exception:" in line
-            if flagged and line[:1500] not in seen:
-                seen.append(line[:1500])
+            shown = _shown(line) if flagged else ""
+            if shown and shown not in seen:
+                seen.append(shown)
                 if len(seen) >= limit:
                     return seen
     return seen
