@@ -12,7 +12,7 @@ from bcpoller.wakeup.hooks import SECRET_HEADER
 
 from local.store import SimulatedStore
 from local.template_resources import StackResources
-from tests.integration.test_api_app import Caller, api, installed, signed, store  # noqa: F401
+from tests.integration.test_api_app import Caller, api, control_panel, installed, signed, store  # noqa: F401
 from tests.integration.test_wakeup import _hooks, _poll_item
 from tests.unit.api.helpers import Ctx, v2_event
 
@@ -53,3 +53,15 @@ def test_uninstall_disarms_the_route_and_status_shows_wakeup_off(
     # We cannot call the store after uninstall (its token is revoked): nothing was deleted
     # there by us; what BigCommerce does with an uninstalled app's hooks is its own.
     assert [h["id"] for h in _hooks(store)] == [h["id"] for h in hooks]
+
+    # Installed again: wake-up is on in the configuration, so it is armed again, with a
+    # new secret (the old one went with the uninstall) carried by the same hooks.
+    query = control_panel(store, "install", app["authCallbackUrl"])
+    status, page, _ = call("GET", f"/apps/{app['appId']}/auth", query=query)
+    assert status == 200, page
+    again = _hooks(store)
+    assert len(again) == 2 and all(h["is_active"] for h in again)
+    renewed = again[0]["headers"][SECRET_HEADER]
+    assert renewed != secret
+    assert (_wake(api, iid, secret), _wake(api, iid, renewed)) == (401, 200)
+    assert call("GET", f"/instances/{iid}/status", auth)[1]["wakeup"]["enabled"] is True
