@@ -162,8 +162,9 @@ class WakeService:
 
 @dataclass(frozen=True)
 class WokenRun:
-    polls: int
+    polls: int  # passes that polled the store
     outcome: Literal["done", "disarmed", "handed_over"]
+    refused: int = 0  # attempts that found another poll holding the work lease (cheap: no store call)
 
 
 def lease_refused(result: Any) -> bool:
@@ -195,14 +196,14 @@ def run_woken(
 ) -> WokenRun:
     """The woken poll: poll until no request came in during a pass, spacing the passes
     while they are crowded (see the module doc)."""
-    polls = 0
+    polls = refused = 0
     wait_s = lease_wait_s
     gap: float | None = None  # the spacing reached; None until the first mark says it
     while True:
         started = now()
         mark = state.start_pass(instance_id, started)
         if mark is None:
-            return WokenRun(polls, "disarmed")
+            return WokenRun(polls, "disarmed", refused)
         if gap is None:
             gap = mark.gap
             if mark.next_at is not None and mark.next_at > started:
@@ -211,26 +212,29 @@ def run_woken(
                 sleep(min(mark.next_at - started, GAP_MAX_S))
                 continue
         result = poll()
-        polls += 1
         if lease_refused(result):
+            refused += 1
             if remaining_ms() < min_remaining_ms:
                 state.hand_over(instance_id, gap, None)
-                return WokenRun(polls, "handed_over")
+                return WokenRun(polls, "handed_over", refused)
             sleep(wait_s)
             wait_s = min(wait_s * 2, LEASE_WAIT_MAX_S)
             continue
+        polls += 1
         wait_s = lease_wait_s
         found = state.finish(instance_id, mark.req)
         if found is None:
-            return WokenRun(polls, "done")
+            return WokenRun(polls, "done", refused)
         # Requests came in during the pass (their changes may be after its read): another
         # pass must follow, after the gap their rate calls for.
         gap = next_gap(gap, found - mark.req, now() - started)
         if remaining_ms() - gap * 1000 < min_remaining_ms:
             # No time left for the wait and a pass: the next request takes over at once
             # and waits until wakeNext; when no further hook comes, the scheduled poll
-            # covers the pending requests (later, nothing lost).
+            # covers the pending requests (later, nothing lost). Cutting the wait short
+            # instead would not shorten that window (the requests arriving during this
+            # runner's last pass), only add a pass.
             state.hand_over(instance_id, gap, now() + gap if gap else None)
-            return WokenRun(polls, "handed_over")
+            return WokenRun(polls, "handed_over", refused)
         if gap:
             sleep(gap)

@@ -101,7 +101,7 @@ def test_a_held_lease_makes_the_woken_poll_wait_and_try_again() -> None:
     state, results, slept = FakeState(), [HELD, HELD, OK], []
     state.request("i", secret_hash("s"), 0.0)
     run = run_woken("i", state, lambda: results.pop(0), remaining_ms=lambda: 100_000, sleep=slept.append)
-    assert (run.polls, run.outcome, slept) == (3, "done", [1.0, 2.0])  # backing off
+    assert (run.polls, run.refused, run.outcome, slept) == (1, 2, "done", [1.0, 2.0])  # backing off
 
 
 def test_out_of_time_with_requests_pending_hands_over() -> None:
