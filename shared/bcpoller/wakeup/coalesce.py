@@ -58,9 +58,9 @@ MIN_REMAINING_MS = 40_000
 # doubling while it stays held (a long poll, 1,000 changes say): a few retries, not one a second.
 LEASE_WAIT_S = 1.0
 LEASE_WAIT_MAX_S = 8.0
-# Spacing of repeat passes during a burst (see the module doc). A pass is crowded when it
-# covers CROWD_MIN requests or more that arrived at CROWD_RATE a second or more: changes
-# a few seconds apart (a person editing) are never crowded, so they keep seconds of
+# Spacing of repeat passes during a burst (see the module doc). A pass is crowded when
+# CROWD_MIN requests or more came in during it, at CROWD_RATE a second or more: changes a
+# few seconds apart (a person editing) are never crowded, so they keep seconds of
 # latency; a bulk import is, and its passes spread out 4, 16, 60 s apart.
 CROWD_MIN = 3
 CROWD_RATE = 1.0
