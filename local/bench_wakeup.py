@@ -13,8 +13,10 @@ an instance refreshing every minute is polled every 60 s) on free ports, and run
    an instance with wake-up on (customers) gets 10 changes: the scheduled poll still
    delivers each, only later.
 3. a burst: ``--burst`` orders created at once (one hook POST each) for an instance with
-   wake-up on; prints the hook POSTs, the woken polls that followed (from the runtime's
-   log), and that every order arrived exactly once.
+   wake-up on; prints the hook POSTs and how long the API took to answer them all (the
+   store's counters sampled every 0.25 s, apart from the sink's wait), the woken polls
+   that followed and how their invocations ended (from the runtime's log), and that
+   every order arrived exactly once.
 
 Figures are printed, never asserted; the exit status is 0 unless the stack failed.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import signal
@@ -40,6 +43,7 @@ from typing import Any
 import httpx
 
 from local.moto_server import free_port
+from local.store.webhooks import SENDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,9 +159,11 @@ def _paced(bench: Bench, resource: str, count: int, rng: random.Random, out: lis
         time.sleep(rng.uniform(1.0, 4.0))
 
 
-def _woken_polls(log: Path, instance_id: str) -> tuple[int, int, int]:
-    """(woken invocations, polls they made, scheduled polls) of one instance, from the runtime log."""
-    invocations = polls = scheduled = 0
+def _woken_polls(log: Path, instance_id: str) -> tuple[int, int, int, int, Counter[str]]:
+    """(woken invocations, polls they made, attempts refused the work lease, scheduled polls,
+    the invocations' outcomes) of one instance, from the runtime log."""
+    invocations = polls = refused = scheduled = 0
+    outcomes: Counter[str] = Counter()
     for line in log.read_text(errors="replace").splitlines():
         if instance_id not in line or " poll (" not in line:
             continue
@@ -165,9 +171,33 @@ def _woken_polls(log: Path, instance_id: str) -> tuple[int, int, int]:
             invocations += 1
             found = re.search(r"'polls': (\d+)", line)
             polls += int(found.group(1)) if found else 1
+            found = re.search(r"'refused': (\d+)", line)
+            refused += int(found.group(1)) if found else 0
+            found = re.search(r"'outcome': '(\w+)'", line)
+            outcomes[found.group(1) if found else "unknown"] += 1
         elif "poll (poll-now)" not in line:
             scheduled += 1  # the scheduler loop names its source after the schedule
-    return invocations, polls, scheduled
+    return invocations, polls, refused, scheduled, outcomes
+
+
+class _HookClock(threading.Thread):
+    """Samples the store's hook counters during a burst: when its last hook POST was answered
+    (the API's pace), apart from when the sink had every event (delivery's pace)."""
+
+    def __init__(self, store: str, before: dict[str, Any], expected: int) -> None:
+        super().__init__(daemon=True)
+        self.store, self.expected, self.t0 = store, expected, time.time()
+        self.base = int(before["sent"]) + int(before["failed"]) + int(before["dropped"])
+        self.done_at: float | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10.0) as http:
+            while not self.stop.is_set() and self.done_at is None:
+                c = http.get(f"{self.store}/_admin/webhooks").json()
+                if int(c["sent"]) + int(c["failed"]) + int(c["dropped"]) - self.base >= self.expected:
+                    self.done_at = time.time()
+                self.stop.wait(0.25)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"inputs: --minute {a.minute:g} (1-minute refresh = {a.minute:g} s between scheduled polls), "
         f"{a.changes} changes per instance 1-4 s apart, burst {a.burst}, 2 poll environments, "
-        f"4 delivery workers",
+        f"4 delivery workers; load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
         flush=True,
     )
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -227,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
             burst_id = bench.create("burst", "orders", wakeup=True)
             time.sleep(2.0)
             before = bench.http.get(f"{state['store']}/_admin/webhooks").json()
-            t0 = time.time()
+            clock = _HookClock(str(state["store"]), before, a.burst)
+            t0 = clock.t0
+            clock.start()
             r = bench.http.post(f"{state['store']}/_admin/orders/bulk", json={"count": a.burst})
             r.raise_for_status()
             ids = [int(i) for i in r.json()["ids"]]
@@ -241,17 +273,25 @@ def main(argv: list[str] | None = None) -> int:
                 ):
                     break
                 time.sleep(1.0)
-            hooks_s = time.time() - t0
+            clock.stop.set()
+            clock.join()
+            hooks_s = (clock.done_at or time.time()) - t0
             time.sleep(8.0)  # the last woken poll settles and finishes
             made_burst = [(i, t0) for i in ids]
             bench.report(f"burst of {a.burst}", "burst", made_burst, seen_burst)
-            invocations, polls, scheduled = _woken_polls(Path(str(state["logs"])) / "runtime.log", burst_id)
+            log = Path(str(state["logs"])) / "runtime.log"
+            invocations, polls, refused, scheduled, outcomes = _woken_polls(log, burst_id)
+            answered = after["sent"] - before["sent"]
             print(
-                f"    hook POSTs answered by the API {after['sent'] - before['sent']} (failed "
-                f"{after['failed'] - before['failed']}) within {hooks_s:.0f} s; woken polls {polls} in "
-                f"{invocations} invocation(s); scheduled polls meanwhile {scheduled}",
+                f"    hook POSTs answered by the API {answered} "
+                f"(failed {after['failed'] - before['failed']}) "
+                f"within {hooks_s:.1f} s of the bulk create ({answered / max(hooks_s, 0.001):.0f}/s, "
+                f"{SENDERS} store senders); woken polls {polls} in {invocations} invocation(s) (+{refused} "
+                f"attempt(s) refused the work lease; ended {dict(sorted(outcomes.items()))}); "
+                f"scheduled polls meanwhile {scheduled}",
                 flush=True,
             )
+            print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

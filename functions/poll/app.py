@@ -74,4 +74,4 @@ def _woken(instance_id: str, context: LambdaContext) -> dict[str, Any]:
         remaining_ms=context.get_remaining_time_in_millis,
     )
     last = results[-1] if results else {"instanceId": instance_id, "status": "skipped"}
-    return {**last, "wake": {"polls": run.polls, "outcome": run.outcome}}
+    return {**last, "wake": {"polls": run.polls, "refused": run.refused, "outcome": run.outcome}}

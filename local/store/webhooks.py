@@ -33,6 +33,8 @@ HOOK_RESOURCES: dict[str, tuple[str, str]] = {
     "categories": ("category", "store/category"),
 }
 _VERBS = {"CREATED": "created", "UPDATED": "updated", "DELETED": "deleted"}
+# BigCommerce sends a burst's hooks concurrently. The local stack's API, not the senders,
+# sets the pace (bench wakeup: 12 hooks/s with 4 senders, 11/s with 8, on 2 busy cores).
 SENDERS = 4
 
 

@@ -2,7 +2,8 @@
 
 ``wakeHash`` (SHA-256 of the per-instance secret; present only while wake-up is on),
 ``wakeUrl`` (the hooks' destination), ``wakeReq`` / ``wakeDone`` / ``wakeAt`` (the
-coalescing counters, see bcpoller.wakeup.coalesce) and ``hooks`` (the last check of the
+coalescing counters, see bcpoller.wakeup.coalesce), ``wakeGap`` / ``wakeNext`` (the
+spacing of a handed-over run, only until its run finishes) and ``hooks`` (the last check of the
 store's hooks: ids, scopes, states, ``checkedAt``, ``error``). The secret itself is kept
 KMS-encrypted with the instance's other secrets (instances.WAKE_SECRET).
 
@@ -18,13 +19,24 @@ from botocore.exceptions import ClientError
 
 from bcpoller import keys
 from bcpoller.dynamo_values import epoch_decimal, plain
-from bcpoller.wakeup.coalesce import WakeTicket
+from bcpoller.wakeup.coalesce import PassMark, WakeTicket
 
-WAKE_ATTRIBUTES = ("wakeHash", "wakeUrl", "wakeReq", "wakeDone", "wakeAt", "hooks")
+WAKE_ATTRIBUTES = ("wakeHash", "wakeUrl", "wakeReq", "wakeDone", "wakeAt", "wakeGap", "wakeNext", "hooks")
 
 
 def _condition_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _number(value: Any, *, default: int) -> int:
+    """A number from a ClientError's item: DynamoDB JSON ({"N": "5"}), as the resource layer
+    does not deserialize error responses."""
+    if isinstance(value, dict):
+        value = value.get("N")
+    try:
+        return int(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
 
 
 class WakeTable:
@@ -125,7 +137,7 @@ class WakeTable:
             is not None
         )
 
-    def start_pass(self, instance_id: str, now: float) -> int | None:
+    def start_pass(self, instance_id: str, now: float) -> PassMark | None:
         item = self._update(
             instance_id,
             UpdateExpression="SET wakeAt = :now",
@@ -133,29 +145,46 @@ class WakeTable:
             ExpressionAttributeValues={":now": epoch_decimal(now)},
             ReturnValues="ALL_NEW",
         )
-        return None if item is None else int(item.get("wakeReq", 0))
+        if item is None:
+            return None
+        next_at = item.get("wakeNext")
+        return PassMark(
+            req=int(item.get("wakeReq", 0)),
+            done=int(item.get("wakeDone", 0)),
+            gap=float(item.get("wakeGap", 0)),
+            next_at=float(next_at) if next_at is not None else None,
+        )
 
-    def finish(self, instance_id: str, seq: int) -> bool:
-        return (
-            self._update(
-                instance_id,
-                UpdateExpression="SET wakeDone = :seq REMOVE wakeAt",
+    def finish(self, instance_id: str, seq: int) -> int | None:
+        try:
+            self._table.update_item(
+                Key=self._key(instance_id),
+                UpdateExpression="SET wakeDone = :seq REMOVE wakeAt, wakeGap, wakeNext",
                 ConditionExpression="wakeReq = :seq",
                 ExpressionAttributeValues={":seq": seq},
+                # A refused finish says how many requests came in during the pass, in the
+                # same write (the spacing of the next pass follows their rate).
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            is not None
-        )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            old: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
+            return _number(old.get("wakeReq"), default=seq + 1)
+        return None
 
-    def hand_over(self, instance_id: str) -> None:
+    def hand_over(self, instance_id: str, gap: float = 0.0, next_at: float | None = None) -> None:
+        # One write: stale at once (wakeAt 0) and the spacing for the runner taking over.
+        values: dict[str, Any] = {":zero": 0, ":gap": epoch_decimal(gap)}
+        expression = "SET wakeAt = :zero, wakeGap = :gap"
+        if next_at is None:
+            expression += " REMOVE wakeNext"
+        else:
+            expression += ", wakeNext = :next"
+            values[":next"] = epoch_decimal(next_at)
         self._update(
             instance_id,
-            UpdateExpression="SET wakeAt = :zero",
+            UpdateExpression=expression,
             ConditionExpression="attribute_exists(wakeHash)",
-            ExpressionAttributeValues={":zero": 0},
+            ExpressionAttributeValues=values,
         )
-
-    def requests(self, instance_id: str) -> int:
-        item = self._table.get_item(
-            Key=self._key(instance_id), ProjectionExpression="wakeReq", ConsistentRead=True
-        ).get("Item")
-        return int((item or {}).get("wakeReq", 0))

@@ -281,6 +281,9 @@ class InstanceService:
         credentials_changed = any(merged.get(k) != current.get(k) for k in CREDENTIAL_KEYS) or (
             instance.auth_state == "failed"
         )
+        # Wake-up's hooks live on the store: moving the instance (hash, URL, token) leaves
+        # them on the old one unless taken off there, with the old credentials.
+        store_moved = any(merged.get(k) != current.get(k) for k in CREDENTIAL_KEYS)
         merged = self._install_oauth(merged)
         if (
             instance.install_state == "uninstalled"
@@ -298,6 +301,10 @@ class InstanceService:
         secret.update({k: stored_secrets[k] for k in SIGNING_KEYS[1:] if k in stored_secrets})
         if stored_secrets.get(WAKE_SECRET) or facts.wakeup:
             secret[WAKE_SECRET] = stored_secrets.get(WAKE_SECRET) or _new_wake_secret()
+        if store_moved and secret.get(WAKE_SECRET):
+            # A new secret for the new store: hooks the old store keeps (its credentials
+            # refused their removal, say) get 401 from now on.
+            secret[WAKE_SECRET] = _new_wake_secret()
         minutes = facts.refresh_minutes or self.default_refresh_minutes
         fields: dict[str, Any] = {
             "name": name,
@@ -324,6 +331,8 @@ class InstanceService:
         self.instances.update_fields(instance_id, fields, remove=tuple(remove))
         self._follow_schedule(instance_id, facts.events_enabled, minutes)
         updated = self.instances.get(instance_id, consistent=True)
+        if store_moved:
+            self._unhook_old_store(instance, current)
         self._follow_wakeup(updated, instance, merged, secret)
         return self._out(updated, set(secret))
 
@@ -642,9 +651,19 @@ class InstanceService:
             self.wakeup.switch_off(instance.instance_id, full, url)
 
     def wakeup_uninstalled(self, instance_id: str) -> None:
-        """The app was uninstalled: its token is revoked with its hooks; disarm the route."""
+        """The app was uninstalled: BigCommerce revoked its token, so we cannot call the
+        store after uninstall, not even to delete our hooks (what BigCommerce does with an
+        uninstalled app's hooks is not documented in what we have). Disarm the route: a hook
+        that still arrives gets 401 and wakes nothing, and status shows wake-up off."""
         if self.wakeup is not None:
             self.wakeup.switch_off(instance_id, None, None)
+
+    def _unhook_old_store(self, before: StoredInstance, old_configuration: Mapping[str, Any]) -> None:
+        """A PATCH moved the instance to another store (or account): delete our hooks from
+        the old store with its credentials before the new store is armed. A failure is
+        logged; the wake secret was renewed, so hooks left behind are refused."""
+        if self.wakeup is not None and _wakeup_on(before):
+            self.wakeup.unhook(old_configuration, self._wake_url(before.instance_id))
 
     def _wake_url(self, instance_id: str) -> str:
         from bcpoller.wakeup.manager import wake_url

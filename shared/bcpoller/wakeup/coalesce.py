@@ -17,6 +17,24 @@ A runner that died leaves ``wakeReq > wakeDone``; its ``wakeAt`` (written at eac
 then grows old, and the next request older than ``stale_s`` takes over with a second
 conditional write (only one request wins it). The scheduled poll never depends on any of
 this: a lost wake-up only means the change waits for the next tick.
+
+Spacing (``next_gap``): a burst of hooks must cost a handful of passes, not one per
+pass-length of the burst. The first pass of a run starts at once (a lone change after a
+quiet spell is polled within seconds). After a *crowded* pass -- one during which at least
+``CROWD_MIN`` requests came in, at ``CROWD_RATE`` a second or more -- the next pass waits
+``GAP_FIRST_S``, and the wait grows ``GAP_FACTOR`` times per crowded pass up to
+``GAP_MAX_S``; a pass that was not crowded (spaced changes) is followed at once, and a
+pass during which nothing arrived ends the run and so the spacing (``wakeGap`` and
+``wakeNext`` are removed with the finish write). The number of passes then grows with the
+logarithm of the burst's length, not with its length. A runner whose next wait does not
+fit in its invocation hands over with ``wakeGap``/``wakeNext`` in the same write, and the
+runner that takes over first waits until ``wakeNext``: spacing survives the hand-over.
+
+No request is lost: every request is counted before the runner reads ``wakeReq`` at its
+next pass or after it; in the second case ``finish`` fails and the runner makes another
+pass (after the gap). The one exception is a runner that hands over (short of time): its
+pending requests are then covered by the next request, which takes over at once, or --
+when no further hook arrives -- by the scheduled poll (a later tick, nothing lost).
 """
 
 from __future__ import annotations
@@ -40,11 +58,18 @@ MIN_REMAINING_MS = 40_000
 # doubling while it stays held (a long poll, 1,000 changes say): a few retries, not one a second.
 LEASE_WAIT_S = 1.0
 LEASE_WAIT_MAX_S = 8.0
-# Before a repeat pass, wait while requests keep coming (checked this often), at most
-# SETTLE_MAX_S: a burst of hooks arriving over many seconds then costs a few passes,
-# not one per pass-length of the burst. A lone change after a quiet spell never waits.
-SETTLE_S = 1.0
-SETTLE_MAX_S = 5.0
+# Spacing of repeat passes during a burst (see the module doc). A pass is crowded when
+# CROWD_MIN requests or more came in during it, at CROWD_RATE a second or more: changes a
+# few seconds apart (a person editing) are never crowded, so they keep seconds of
+# latency; a bulk import is, and its passes spread out 4, 16, 60 s apart.
+CROWD_MIN = 3
+CROWD_RATE = 1.0
+GAP_FIRST_S = 4.0
+GAP_FACTOR = 4.0
+# At most this long between passes while hooks keep coming: no longer than the 1-minute
+# schedule floor, and a sleep of this length still leaves MIN_REMAINING_MS of a fresh
+# 120 s invocation for the pass after it.
+GAP_MAX_S = 60.0
 
 WakeOutcome = Literal["started", "coalesced"]
 
@@ -65,6 +90,16 @@ class WakeTicket:
     at: float | None  # the runner's last pass (or the first pending request's time)
 
 
+@dataclass(frozen=True)
+class PassMark:
+    """The counters as a runner's pass mark left them (``start_pass``)."""
+
+    req: int  # wakeReq: this pass covers every request counted up to here
+    done: int  # wakeDone: what the last finished run covered
+    gap: float = 0.0  # wakeGap: the spacing a handed-over run had reached (0: none)
+    next_at: float | None = None  # wakeNext: not before this, for a taken-over run
+
+
 class WakeRefused(Exception):
     """Unknown instance, wake-up off, missing or wrong secret: one answer for all."""
 
@@ -80,20 +115,18 @@ class WakeState(Protocol):
         ``seen_at``. True for exactly one caller."""
         ...
 
-    def start_pass(self, instance_id: str, now: float) -> int | None:
-        """Mark a runner's pass (``wakeAt``) and return ``wakeReq``; None once wake-up is off."""
+    def start_pass(self, instance_id: str, now: float) -> PassMark | None:
+        """Mark a runner's pass (``wakeAt``) and return the counters; None once wake-up is off."""
         ...
 
-    def finish(self, instance_id: str, seq: int) -> bool:
-        """``wakeDone = seq`` if ``wakeReq`` is still ``seq``; False when requests came in."""
+    def finish(self, instance_id: str, seq: int) -> int | None:
+        """``wakeDone = seq`` and the spacing removed if ``wakeReq`` is still ``seq``: None.
+        When requests came in, ``wakeReq`` as the failed write found it (no extra read)."""
         ...
 
-    def hand_over(self, instance_id: str) -> None:
-        """Leave the run to the next request (mark the pass stale at once)."""
-        ...
-
-    def requests(self, instance_id: str) -> int:
-        """``wakeReq`` as it is now (a consistent read)."""
+    def hand_over(self, instance_id: str, gap: float = 0.0, next_at: float | None = None) -> None:
+        """Leave the run to the next request (mark the pass stale at once), keeping the
+        spacing reached (``wakeGap``, ``wakeNext``) for the runner that takes over."""
         ...
 
 
@@ -129,8 +162,9 @@ class WakeService:
 
 @dataclass(frozen=True)
 class WokenRun:
-    polls: int
+    polls: int  # passes that polled the store
     outcome: Literal["done", "disarmed", "handed_over"]
+    refused: int = 0  # attempts that found another poll holding the work lease (cheap: no store call)
 
 
 def lease_refused(result: Any) -> bool:
@@ -138,6 +172,15 @@ def lease_refused(result: Any) -> bool:
     work lease: that poll may have read the store before the change."""
     reason = str(getattr(result, "reason", "") or "")
     return getattr(result, "status", None) == "skipped" and "another poll" in reason
+
+
+def next_gap(gap: float, arrived: int, window_s: float) -> float:
+    """The wait before the next pass, after a pass during which (``window_s`` seconds)
+    ``arrived`` requests came in."""
+    crowded = arrived >= CROWD_MIN and arrived >= CROWD_RATE * window_s
+    if not crowded:
+        return 0.0
+    return min(GAP_MAX_S, max(GAP_FIRST_S, gap * GAP_FACTOR))
 
 
 def run_woken(
@@ -150,45 +193,48 @@ def run_woken(
     sleep: Callable[[float], None] = time.sleep,
     min_remaining_ms: int = MIN_REMAINING_MS,
     lease_wait_s: float = LEASE_WAIT_S,
-    settle_s: float = SETTLE_S,
-    settle_max_s: float = SETTLE_MAX_S,
 ) -> WokenRun:
-    """The woken poll: poll until no request came in during a pass (see module doc)."""
-    polls = 0
+    """The woken poll: poll until no request came in during a pass, spacing the passes
+    while they are crowded (see the module doc)."""
+    polls = refused = 0
     wait_s = lease_wait_s
+    gap: float | None = None  # the spacing reached; None until the first mark says it
     while True:
-        seq = state.start_pass(instance_id, now())
-        if seq is None:
-            return WokenRun(polls, "disarmed")
+        started = now()
+        mark = state.start_pass(instance_id, started)
+        if mark is None:
+            return WokenRun(polls, "disarmed", refused)
+        if gap is None:
+            gap = mark.gap
+            if mark.next_at is not None and mark.next_at > started:
+                # Taken over mid-burst: keep the handed-over runner's spacing. Requests
+                # arriving meanwhile are counted, and the next mark covers them.
+                sleep(min(mark.next_at - started, GAP_MAX_S))
+                continue
         result = poll()
-        polls += 1
         if lease_refused(result):
+            refused += 1
             if remaining_ms() < min_remaining_ms:
-                state.hand_over(instance_id)
-                return WokenRun(polls, "handed_over")
+                state.hand_over(instance_id, gap, None)
+                return WokenRun(polls, "handed_over", refused)
             sleep(wait_s)
             wait_s = min(wait_s * 2, LEASE_WAIT_MAX_S)
             continue
+        polls += 1
         wait_s = lease_wait_s
-        if state.finish(instance_id, seq):
-            return WokenRun(polls, "done")
-        if remaining_ms() < min_remaining_ms:
-            state.hand_over(instance_id)
-            return WokenRun(polls, "handed_over")
-        _settle(instance_id, state, sleep, settle_s, settle_max_s)
-
-
-def _settle(
-    instance_id: str, state: WakeState, sleep: Callable[[float], None], step_s: float, max_s: float
-) -> None:
-    """Requests came in during the pass: wait until they stop (or ``max_s``), so the next
-    pass covers the whole burst."""
-    seen = state.requests(instance_id)
-    waited = 0.0
-    while waited < max_s:
-        sleep(step_s)
-        waited += step_s
-        now = state.requests(instance_id)
-        if now == seen:
-            return
-        seen = now
+        found = state.finish(instance_id, mark.req)
+        if found is None:
+            return WokenRun(polls, "done", refused)
+        # Requests came in during the pass (their changes may be after its read): another
+        # pass must follow, after the gap their rate calls for.
+        gap = next_gap(gap, found - mark.req, now() - started)
+        if remaining_ms() - gap * 1000 < min_remaining_ms:
+            # No time left for the wait and a pass: the next request takes over at once
+            # and waits until wakeNext; when no further hook comes, the scheduled poll
+            # covers the pending requests (later, nothing lost). Cutting the wait short
+            # instead would not shorten that window (the requests arriving during this
+            # runner's last pass), only add a pass.
+            state.hand_over(instance_id, gap, now() + gap if gap else None)
+            return WokenRun(polls, "handed_over", refused)
+        if gap:
+            sleep(gap)
