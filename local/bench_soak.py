@@ -75,9 +75,12 @@ def _shown(line: str) -> str:
     except ValueError:
         return line[:1500]
     trace = str(record.get("exception", ""))
-    frames = [f.strip() for f in trace.splitlines() if f.strip().startswith("File ")][-3:]
+    frames = [f.strip() for f in trace.splitlines() if f.strip().startswith("File ")]
+    # Our frames say where; the libraries' innermost ones only how it was raised.
+    frames = [f for f in frames if "site-packages" not in f][-3:] or frames[-3:]
     return (
-        f"{record.get('timestamp', '')} {record.get('function_name', '')}: {record.get('message', '')} "
+        f"{record.get('timestamp', '')} {record.get('function_name', '')} {record.get('route', '')}: "
+        f"{record.get('message', '')} "
         f"[{record.get('error_type', '')}] {trace.strip().splitlines()[-1] if trace.strip() else ''} "
         f"| {' | '.join(frames)}"
     )[:1500]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import traceback
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -182,6 +183,13 @@ def validation_problems(exc: RequestValidationError) -> list[FieldError]:
     return problems
 
 
+def _our_frames(exc: BaseException, keep: int = 4) -> list[str]:
+    """``file:line function`` of the innermost frames outside the libraries."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "site-packages" not in f.filename] or list(frames)
+    return [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in ours[-keep:]]
+
+
 def register_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None:
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:
@@ -217,6 +225,18 @@ def register_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None
         code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
         if code in _CONFLICT_CODES:
             return error_response(409, "the instance changed or was deleted meanwhile; read it and retry")
-        # Never echo the exception: it may carry a store URL, a token or an AWS detail.
-        logger.exception("unhandled server fault", extra={"error_type": type(exc).__name__})
+        # Never echo the exception, in the answer or the log: its text may carry a store URL
+        # or a token. The log says where (method and path without the query string, and our
+        # frames) and, for an AWS refusal, AWS's own code and message, which carry neither.
+        event = getattr(app, "current_event", None)
+        aws = (getattr(exc, "response", None) or {}).get("Error", {})
+        logger.error(
+            "unhandled server fault",
+            extra={
+                "error_type": type(exc).__name__,
+                "route": f"{getattr(event, 'http_method', '')} {getattr(event, 'path', '')}".strip(),
+                "where": _our_frames(exc),
+                "aws_error": f"{aws.get('Code')}: {aws.get('Message')}" if aws else None,
+            },
+        )
         return error_response(500, "internal error; the request was not completed")

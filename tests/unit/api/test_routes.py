@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -424,8 +425,25 @@ def test_server_fault_is_a_clean_500(world: World) -> None:
 
     world.cursors.cursors = boom  # type: ignore[method-assign]
     iid = create(world)["id"]
-    status, data, _ = call(world.app, "GET", f"/instances/{iid}/status", headers=ORG_A)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("test").addHandler(handler)
+    try:
+        status, data, _ = call(
+            world.app, "GET", f"/instances/{iid}/status", headers=ORG_A, query={"token": "q-t0ken"}
+        )
+    finally:
+        logging.getLogger("test").removeHandler(handler)
     assert status == 500 and "s3cr3t" not in json.dumps(data)
+    # The operator's log line says where it failed, and carries neither the exception's
+    # text nor the query string (either may hold a token).
+    fault = next(r for r in records if r.getMessage() == "unhandled server fault")
+    assert fault.route == f"GET /instances/{iid}/status"  # type: ignore[attr-defined]
+    assert fault.where[-1] == "test_routes.py:" + str(boom.__code__.co_firstlineno + 1) + " boom"  # type: ignore[attr-defined]
+    assert fault.exc_info is None
+    shown = json.dumps(vars(fault), default=str)
+    assert "s3cr3t" not in shown and "q-t0ken" not in shown
 
 
 def test_schedule_failure_leaves_no_instance(world: World) -> None:
