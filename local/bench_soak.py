@@ -78,11 +78,11 @@ def _shown(line: str) -> str:
     frames = [f.strip() for f in trace.splitlines() if f.strip().startswith("File ")]
     # Our frames say where; the libraries' innermost ones only how it was raised.
     frames = [f for f in frames if "site-packages" not in f][-3:] or frames[-3:]
+    where = record.get("where") or frames
+    cause = record.get("aws_error") or (trace.strip().splitlines()[-1] if trace.strip() else "")
     return (
         f"{record.get('timestamp', '')} {record.get('function_name', '')} {record.get('route', '')}: "
-        f"{record.get('message', '')} "
-        f"[{record.get('error_type', '')}] {trace.strip().splitlines()[-1] if trace.strip() else ''} "
-        f"| {' | '.join(frames)}"
+        f"{record.get('message', '')} [{record.get('error_type', '')}] {cause} | {' | '.join(where)}"
     )[:1500]
 
 
