@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
+from bcpoller.adapters.key_conditions import key_condition
 from bcpoller.api.apps import InstallStatus, RegisteredApp, StoreInstall
 
 _SECRET_SK = "SECRET"  # noqa: S105 - a sort key, not a password
@@ -108,13 +109,10 @@ class AppTable:
         return True
 
     def list_installs(self, app_id: str) -> list[StoreInstall]:
-        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use, not at cold start
-
         found: list[StoreInstall] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(keys.app_pk(app_id))
-            & Key(keys.SK).begins_with(keys.STORE_PREFIX)
-        }
+        kwargs: dict[str, Any] = key_condition(
+            keys.PK, keys.app_pk(app_id), keys.SK, "begins_with", keys.STORE_PREFIX
+        )
         while True:
             page = self._table.query(**kwargs)
             found.extend(_install(i) for i in page.get("Items", []))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bcpoller import keys
+from bcpoller.adapters.key_conditions import key_condition, merged
 from bcpoller.dynamo_values import plain
 
 STAT_ATTRIBUTES = (
@@ -24,17 +25,13 @@ class CursorStats:
         self._table = table
 
     def cursors(self, instance_id: str) -> list[dict[str, Any]]:
-        from boto3.dynamodb.conditions import Key  # boto3 loads on first use, not at cold start
-
         items: list[dict[str, Any]] = []
         # Only the figures: the dedup state (recent ids, snapshots) can be hundreds of KiB.
         names = {f"#a{i}": name for i, name in enumerate((keys.SK, *STAT_ATTRIBUTES))}
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
-            & Key(keys.SK).begins_with(keys.CURSOR_PREFIX),
-            "ProjectionExpression": ", ".join(names),
-            "ExpressionAttributeNames": names,
-        }
+        kwargs = merged(
+            key_condition(keys.PK, keys.instance_pk(instance_id), keys.SK, "begins_with", keys.CURSOR_PREFIX),
+            {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names},
+        )
         while True:
             page = self._table.query(**kwargs)
             for item in page.get("Items", []):

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
+from bcpoller.adapters.key_conditions import equals_filter, key_condition, merged
 
 # Sorts after every "{createdAt}#{eventId}" that starts with the same instant.
 _HIGH = "#\uffff"
@@ -276,18 +277,17 @@ class EventLogTable:
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Up to ``limit`` log entries in [since, until] without their body (``createdAt``
         and ``eventId`` added from the key), and the key to go on from (None at the end)."""
-        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use, not at cold start
-
         low = keys.LOG_PREFIX + (since or "")
         high = keys.LOG_PREFIX + (until + _HIGH if until else "\uffff")
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(keys.events_pk(instance_id))
-            & Key(keys.SK).between(low, high),
-            "ScanIndexForward": not newest_first,
-            "Limit": limit,
-            "ProjectionExpression": ", ".join(f"#p{i}" for i in range(len(_ENTRY_FIELDS))),
-            "ExpressionAttributeNames": {f"#p{i}": name for i, name in enumerate(_ENTRY_FIELDS)},
-        }
+        kwargs = merged(
+            key_condition(keys.PK, keys.events_pk(instance_id), keys.SK, "between", low, high),
+            {
+                "ScanIndexForward": not newest_first,
+                "Limit": limit,
+                "ProjectionExpression": ", ".join(f"#p{i}" for i in range(len(_ENTRY_FIELDS))),
+                "ExpressionAttributeNames": {f"#p{i}": name for i, name in enumerate(_ENTRY_FIELDS)},
+            },
+        )
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         page = self._table.query(**kwargs)
@@ -364,19 +364,19 @@ class EventLogTable:
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Up to ``limit`` failed event items in log order from gsi1 (only failed events
         carry its keys), and the key to go on from (None at the end)."""
-        from boto3.dynamodb.conditions import Key
-
-        condition: Any = Key(keys.GSI1_PK).eq(keys.failed_events_gsi_pk(instance_id))
+        pk = keys.failed_events_gsi_pk(instance_id)
         # A key value cannot be empty: an open end is no condition at all.
         if since and until:
-            condition = condition & Key(keys.GSI1_SK).between(since, until + _HIGH)
+            condition = key_condition(keys.GSI1_PK, pk, keys.GSI1_SK, "between", since, until + _HIGH)
         elif since:
-            condition = condition & Key(keys.GSI1_SK).gte(since)
+            condition = key_condition(keys.GSI1_PK, pk, keys.GSI1_SK, ">=", since)
         elif until:
-            condition = condition & Key(keys.GSI1_SK).lte(until + _HIGH)
+            condition = key_condition(keys.GSI1_PK, pk, keys.GSI1_SK, "<=", until + _HIGH)
+        else:
+            condition = key_condition(keys.GSI1_PK, pk)
         kwargs: dict[str, Any] = {
             "IndexName": keys.GSI1,
-            "KeyConditionExpression": condition,
+            **condition,
             "ScanIndexForward": not newest_first,
             "Limit": limit,
         }
@@ -399,17 +399,12 @@ class EventLogTable:
         filter: a search reads the instance's event items (about 300 bytes each, 0.5 RRU
         per 4 KB) instead of every event paying an index write. ``read_limit`` bounds the
         items read; the key to go on from is returned (None once the log is read whole)."""
-        from boto3.dynamodb.conditions import Attr, Key
-
-        condition: Any = Attr("objectId").eq(object_id)
-        if object_type:
-            condition = condition & Attr("objectType").eq(object_type)
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(keys.events_pk(instance_id))
-            & Key(keys.SK).begins_with(keys.EVENT_PREFIX),
-            "FilterExpression": condition,
-            "Limit": read_limit,
-        }
+        wanted = {"objectId": object_id, **({"objectType": object_type} if object_type else {})}
+        kwargs: dict[str, Any] = merged(
+            key_condition(keys.PK, keys.events_pk(instance_id), keys.SK, "begins_with", keys.EVENT_PREFIX),
+            equals_filter(wanted),
+            {"Limit": read_limit},
+        )
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         page = self._table.query(**kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bcpoller import keys
+from bcpoller.adapters.key_conditions import key_condition
 from bcpoller.instances import StoredInstance
 
 
@@ -53,12 +54,10 @@ class InstanceTable:
         )
 
     def list_for_org(self, org_id: str) -> list[StoredInstance]:
-        from boto3.dynamodb.conditions import Key  # boto3 loads on first use, not at cold start
-
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "IndexName": keys.GSI1,
-            "KeyConditionExpression": Key(keys.GSI1_PK).eq(keys.org_instances_gsi_pk(org_id)),
+            **key_condition(keys.GSI1_PK, keys.org_instances_gsi_pk(org_id)),
         }
         while True:
             page = self._table.query(**kwargs)
@@ -71,15 +70,10 @@ class InstanceTable:
     def delete_all(self, instance_id: str) -> int:
         """Delete the instance and every item of its two partitions (cursors, last poll and
         blobs beside it; the event log in its own)."""
-        from boto3.dynamodb.conditions import Key
-
         deleted = 0
         with self._table.batch_writer() as batch:
             for pk in (keys.instance_pk(instance_id), keys.events_pk(instance_id)):
-                kwargs: dict[str, Any] = {
-                    "KeyConditionExpression": Key(keys.PK).eq(pk),
-                    "ProjectionExpression": "pk, sk",
-                }
+                kwargs: dict[str, Any] = {**key_condition(keys.PK, pk), "ProjectionExpression": "pk, sk"}
                 while True:
                     page = self._table.query(**kwargs)
                     for item in page.get("Items", []):

@@ -22,6 +22,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from bcpoller import keys
+from bcpoller.adapters.key_conditions import key_condition
 from bcpoller.dynamo_values import epoch_decimal, plain
 from bcpoller.instances import StoredInstance
 from bcpoller.messages import iso_utc
@@ -106,11 +107,8 @@ class PollTable:
     # -- the one read -------------------------------------------------------------------
 
     def load(self, instance_id: str) -> PollView:
-        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use
-
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
-            & Key(keys.SK).begins_with(keys.META),
+            **key_condition(keys.PK, keys.instance_pk(instance_id), keys.SK, "begins_with", keys.META),
             # Strongly consistent: a cursor or lease counter read stale would only cost a
             # refused lease or a conflicting checkpoint, but the poll would do it for nothing.
             "ConsistentRead": True,
@@ -140,11 +138,10 @@ class PollTable:
         return PollView(instance=instance, cursors=cursors, last=last or LastPoll())
 
     def _move_legacy_cursors(self, instance_id: str) -> dict[str, CursorState]:
-        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use
-
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
-            & Key(keys.SK).begins_with(keys.LEGACY_CURSOR_PREFIX),
+            **key_condition(
+                keys.PK, keys.instance_pk(instance_id), keys.SK, "begins_with", keys.LEGACY_CURSOR_PREFIX
+            ),
             "ConsistentRead": True,
         }
         moved: dict[str, CursorState] = {}
@@ -344,11 +341,9 @@ class PollTable:
         return written
 
     def load_known(self, instance_id: str, resource: str, generation: int) -> list[int]:
-        from boto3.dynamodb.conditions import Key  # boto3 is loaded on first use
-
+        prefix = keys.sweep_ids_prefix(resource, generation)
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key(keys.PK).eq(keys.instance_pk(instance_id))
-            & Key(keys.SK).begins_with(keys.sweep_ids_prefix(resource, generation)),
+            **key_condition(keys.PK, keys.instance_pk(instance_id), keys.SK, "begins_with", prefix),
             "ConsistentRead": True,
         }
         ids: list[int] = []
