@@ -14,8 +14,9 @@ mutation-report.txt``, after a score per module. Not part of ``make test``: it t
 Where the time goes, and what keeps the run within 15 minutes on 2 cores:
 
 - mutmut forks each mutant from the process that ran the stats (imports, conftest and test
-  modules are loaded once); a mutant then costs pytest's start (~0.1 s) plus its covering
-  tests, run with ``-x``. ``local/mutation_order.py`` runs them fastest first, so a killed
+  modules are loaded once); a mutant then costs pytest's start (~0.2 s, once pytest's
+  unraisableexception plugin, whose five gc.collect() calls per session took 0.9 s, is off)
+  plus its covering tests, run with ``-x``. ``local/mutation_order.py`` runs them fastest first, so a killed
   mutant usually stops in milliseconds. A survivor runs every covering test: one 10 s test
   on a path a hundred mutants share costs 1,000 s. Those tests are deselected (SLOW, with
   the reason each is not needed here), and the moto-*server* test of the poll table is
@@ -112,7 +113,10 @@ def stage(modules: list[str]) -> None:
         f"pytest_add_cli_args_test_selection = [{tests}]\n"
         f"do_not_mutate_patterns = [{patterns}]\n"
         # The layer-build checks read shared/, which the staged copy renames to src/.
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "local.mutation_order", '
+        # unraisableexception runs gc.collect() five times as each pytest session ends: with
+        # boto3, moto and hypothesis loaded that was 0.9 s of a mutant's 1.1 s.
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", '
+        '"-p", "local.mutation_order", '
         '"-m", "not e2e and not browser", "--ignore", "tests/unit/coldstart"'
         f"{deselect}]\n"
     )
