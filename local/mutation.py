@@ -166,6 +166,9 @@ def read_equivalent(path: Path = EQUIVALENT) -> dict[str, str]:
 
 
 KILLED = ("killed", "timeout", "segfault")
+# A listed mutant counts as equivalent only while no test tells it apart: it survived, or
+# no test reaches it (a Protocol's stub body, which never runs).
+JUDGED_EQUIVALENT = ("survived", "no tests")
 
 
 @dataclass
@@ -199,7 +202,7 @@ def tally(
             t.total += 1
             if status in KILLED:
                 t.killed += 1
-            elif status == "survived" and name in equivalent:
+            elif status in JUDGED_EQUIVALENT and name in equivalent:
                 t.equivalent += 1
             else:
                 t.survivors.append(f"{name}: {status}")
@@ -207,7 +210,7 @@ def tally(
         if name not in statuses:
             if any(name.startswith(p) for p in prefixes.values()):
                 stale.append(f"{name}: no such mutant (the code changed?)")
-        elif statuses[name] != "survived":
+        elif statuses[name] not in JUDGED_EQUIVALENT:
             stale.append(f"{name}: {statuses[name]}, listed as equivalent")
     return tallies, stale
 
@@ -221,7 +224,7 @@ def report(modules: list[str], elapsed: float | None) -> int:
     lines = [f"# mutation report ({took}{overall.total} mutants judged)", "", "## survivors"]
     lines += overall.survivors or ["(none)"]
     lines += ["", f"## equivalent, with reasons ({EQUIVALENT.relative_to(ROOT)})"]
-    judged = [f"{n}  {r}" for n, r in sorted(equivalent.items()) if statuses.get(n) == "survived"]
+    judged = [f"{n}  {r}" for n, r in sorted(equivalent.items()) if statuses.get(n) in JUDGED_EQUIVALENT]
     lines += judged or ["(none)"]
     if stale:
         lines += ["", "## stale entries of the equivalent list", *stale]
