@@ -301,3 +301,35 @@ def test_an_item_without_sweep_ids_reads_empty_sets() -> None:
     assert "sweepNew" not in item and "sweepGone" not in item
     state = cursor_from_item({**item, "sweepNew": encode_ids([7])})
     assert state.sweep_new == {7} and state.sweep_gone == frozenset()
+
+
+class RecordingTable(PagedTable):
+    """Records the read requests (moto serves every read consistently, so only the
+    request can show which reads ask DynamoDB for a strongly consistent one)."""
+
+    def __init__(self, table: Any) -> None:
+        super().__init__(table)
+        self.reads: list[tuple[str, Any]] = []
+
+    def query(self, **kwargs: Any) -> Any:
+        self.reads.append(("query", kwargs.get("ConsistentRead")))
+        return super().query(**kwargs)
+
+    def get_item(self, **kwargs: Any) -> Any:
+        self.reads.append(("get_item", kwargs.get("ConsistentRead")))
+        return self._table.get_item(**kwargs)
+
+
+def test_every_read_of_poll_state_is_strongly_consistent(dynamo_table: Any) -> None:
+    """A stale cursor, lease counter or sweep state would make the poll work for nothing
+    (a refused lease, a conflicting checkpoint) or re-sweep: every read asks for the latest."""
+    put_instance(dynamo_table)
+    put_legacy_cursor(dynamo_table, "orders", T0)
+    PollTable(dynamo_table).put_known(INSTANCE, "orders", 1, 0, [1])
+    recording = RecordingTable(dynamo_table)
+    table = PollTable(recording)
+    table.load(INSTANCE)  # the one read, then the legacy move's
+    table.load_sweep(INSTANCE, "orders")
+    table.load_known(INSTANCE, "orders", 1)
+    assert {kind for kind, _ in recording.reads} == {"query", "get_item"}
+    assert all(consistent is True for _, consistent in recording.reads), recording.reads
