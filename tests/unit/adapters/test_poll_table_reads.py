@@ -333,3 +333,10 @@ def test_every_read_of_poll_state_is_strongly_consistent(dynamo_table: Any) -> N
     table.load_known(INSTANCE, "orders", 1)
     assert {kind for kind, _ in recording.reads} == {"query", "get_item"}
     assert all(consistent is True for _, consistent in recording.reads), recording.reads
+
+
+def test_a_sweep_item_with_only_its_keys_reads_as_counters_at_zero(dynamo_table: Any) -> None:
+    """Items not written whole (by hand, or by an older release) read their missing
+    counters as 0, never as a sweep that has parts or writes."""
+    dynamo_table.put_item(Item={"pk": keys.instance_pk(INSTANCE), "sk": keys.sweep_sk("orders")})
+    assert PollTable(dynamo_table).load_sweep(INSTANCE, "orders") == SweepState(resource="orders")
