@@ -169,6 +169,7 @@ KILLED = ("killed", "timeout", "segfault")
 # A listed mutant counts as equivalent only while no test tells it apart: it survived, or
 # no test reaches it (a Protocol's stub body, which never runs).
 JUDGED_EQUIVALENT = ("survived", "no tests")
+UNJUDGED = ("skipped", "not checked")
 
 
 @dataclass
@@ -192,7 +193,7 @@ def tally(
     tallies = {m: Tally() for m in [*modules, "overall"]}
     stale: list[str] = []
     for name, status in sorted(statuses.items()):
-        if status in ("skipped", "not checked"):
+        if status in UNJUDGED:
             continue
         module = next((m for m, p in prefixes.items() if name.startswith(p)), None)
         for key in (module, "overall"):
@@ -210,7 +211,7 @@ def tally(
         if name not in statuses:
             if any(name.startswith(p) for p in prefixes.values()):
                 stale.append(f"{name}: no such mutant (the code changed?)")
-        elif statuses[name] not in JUDGED_EQUIVALENT:
+        elif statuses[name] not in (*JUDGED_EQUIVALENT, *UNJUDGED):
             stale.append(f"{name}: {statuses[name]}, listed as equivalent")
     return tallies, stale
 
