@@ -53,16 +53,17 @@ def poll_table(dynamo_table: Any) -> PollTable:
 
 
 class PagedTable:
-    """The table, but every Query returns one item per page: DynamoDB pages at 1 MB,
+    """The table, but every Query returns one item (``limit``) per page: DynamoDB pages at 1 MB,
     and a reader that stops after the first page loses cursors silently."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, limit: int | None = 1) -> None:
         self._table = table
+        self._limit = {"Limit": limit} if limit else {}
         self.pages = 0
 
     def query(self, **kwargs: Any) -> Any:
         self.pages += 1
-        return self._table.query(Limit=1, **kwargs)
+        return self._table.query(**self._limit, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._table, name)

@@ -123,8 +123,8 @@ class RacingTable(PagedTable):
     """Another poll moves the legacy cursors (and checkpoints one past them) between this
     poll's reading them and its writing them to the new layout."""
 
-    def __init__(self, table: Any, newer: dict[str, Any]) -> None:
-        super().__init__(table)
+    def __init__(self, table: Any, newer: dict[str, Any], limit: int | None = 1) -> None:
+        super().__init__(table, limit)
         self._newer = newer
 
     def query(self, **kwargs: Any) -> Any:
@@ -146,6 +146,18 @@ def test_a_legacy_cursor_moved_meanwhile_by_another_poll_is_left_alone(dynamo_ta
     assert stored is not None and stored["version"] == 5 and stored["cursor"] == "2026-03-01T12:01:00Z"
     assert get(dynamo_table, "CURSOR#orders") is not None  # not deleted by the poll that lost
     assert PollTable(dynamo_table).load(INSTANCE).cursors["orders"].version == 5
+
+
+def test_a_lost_race_on_one_legacy_cursor_still_moves_the_others_of_its_page(dynamo_table: Any) -> None:
+    put_instance(dynamo_table)
+    put_legacy_cursor(dynamo_table, "orders", T0)
+    put_legacy_cursor(dynamo_table, "products", T0)
+    newer = cursor_to_item(
+        INSTANCE, CursorState(resource="orders", cursor=T0 + timedelta(minutes=1), version=5)
+    )
+    view = PollTable(RacingTable(dynamo_table, newer, limit=None)).load(INSTANCE)  # both in one page
+    assert sorted(view.cursors) == ["products"]
+    assert get(dynamo_table, "CURSOR#products") is None
 
 
 def test_legacy_cursors_are_not_moved_when_the_new_layout_is_in_use(dynamo_table: Any) -> None:
