@@ -352,3 +352,14 @@ def test_a_sweep_item_with_only_its_keys_reads_as_counters_at_zero(dynamo_table:
     counters as 0, never as a sweep that has parts or writes."""
     dynamo_table.put_item(Item={"pk": keys.instance_pk(INSTANCE), "sk": keys.sweep_sk("orders")})
     assert PollTable(dynamo_table).load_sweep(INSTANCE, "orders") == SweepState(resource="orders")
+
+
+def test_stored_pairs_split_at_the_last_bar_and_malformed_ones_are_skipped() -> None:
+    item = cursor_to_item(
+        INSTANCE, CursorState(resource="orders", cursor=T0, recent=frozenset({("7|2", T0)}))
+    )
+    assert cursor_from_item(item).recent == {("7|2", T0)}
+    item["recent"] = ["5|", "|2026-03-01T12:00:00Z", "6|2026-03-01T12:00:00Z"]
+    del item["version"]
+    state = cursor_from_item(item)
+    assert state.recent == {("6", T0)} and state.version == 0
