@@ -209,7 +209,9 @@ def tally(
                 t.survivors.append(f"{name}: {status}")
     for name in sorted(equivalent):
         if name not in statuses:
-            if any(name.startswith(p) for p in prefixes.values()):
+            # Only for a module this run mutated (a --module run leaves the others out).
+            prefix = next((p for p in prefixes.values() if name.startswith(p)), None)
+            if prefix is not None and any(n.startswith(prefix) for n in statuses):
                 stale.append(f"{name}: no such mutant (the code changed?)")
         elif statuses[name] not in (*JUDGED_EQUIVALENT, *UNJUDGED):
             stale.append(f"{name}: {statuses[name]}, listed as equivalent")
