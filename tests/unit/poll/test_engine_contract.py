@@ -1,0 +1,237 @@
+"""The engine's promises on the paths the older tests reach least: a tie read by offset
+that must not lose a record however the second churns, and resources without a date
+filter (snapshots) whose stored tokens outlive a deployment."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from bcpoller.connector.errors import StoreError
+from bcpoller.messages import QueueMessage, iso_utc
+from bcpoller.poll.engine import MAX_TIE_PASSES
+from bcpoller.poll.plan import ResourcePlan
+
+from tests.unit.poll.fakes import (
+    T0,
+    FakeConnector,
+    FakeSession,
+    FakeStore,
+    harness,
+    orders_plan,
+    snapshot_plan,
+)
+
+
+def _ids(h: Any) -> list[str]:
+    return sorted((oid for oid, _, _ in h.queue.events()), key=int)
+
+
+def _tie_harness(count: int = 30) -> Any:
+    """``count`` records in one second (T0), read by offset (no id paging) 7 a page; the
+    store's clock a minute later, so the next poll's overlap cannot re-read the tie."""
+    h = harness([orders_plan(page_size=7, keyset=False)])
+    for oid in range(1, count + 1):
+        h.store.create(oid)
+    h.store.tick(60)
+    h.lambda_now = h.store.now
+    return h
+
+
+class _Passes:
+    """Counts the tie's passes (each starts again at page 1) and churns given pages."""
+
+    def __init__(
+        self, h: Any, churn: dict[tuple[int, int], list[int]] | None = None, every: bool = False
+    ) -> None:
+        self.h, self.churn, self.every, self.count = h, churn or {}, every, 0
+
+    def __call__(self, page: int) -> None:
+        if page == 1:
+            self.count += 1
+        assert self.count <= 20, "the tie is read over and over"
+        for oid in self.churn.get((self.count, page), []):
+            self.h.store.delete(oid)
+        if self.every and page == 2:
+            self.h.store.delete(min(self.h.store.records))
+
+
+def test_a_record_skipped_by_two_passes_in_a_row_is_still_read() -> None:
+    """Offset pages inside one second skip a record when one before it leaves between
+    pages. Here record 15 is skipped by the first pass (1 leaves before page 3) and again
+    by the second (2..7 leave before it starts, 8 before its page 2): only a third pass
+    sees it, and only a fourth that agrees with it proves the second read whole."""
+    h = _tie_harness()
+    passes = _Passes(h, {(1, 3): [1], (2, 1): [2, 3, 4, 5, 6, 7], (2, 2): [8]})
+    h.store.hook = passes
+    result = h.poll()
+    assert result.status == "ok"
+    assert _ids(h) == [str(i) for i in range(1, 31)]  # 15 included, each once
+    assert passes.count == 4 == MAX_TIE_PASSES
+
+
+def test_a_tie_that_never_agrees_stops_after_the_last_pass_and_the_next_poll_reads_it() -> None:
+    h = _tie_harness()
+    passes = _Passes(h, every=True)
+    h.store.hook = passes
+    result = h.poll()
+    assert passes.count == MAX_TIE_PASSES
+    assert result.status == "partial" and result.resources["orders"].status == "partial"
+    # The cursor stayed at the tie: the next poll reads what is left of it.
+    h.store.hook = None
+    assert h.poll().status == "ok"
+    assert set(_ids(h)) == {str(i) for i in range(1, 31)}
+
+
+# -- resources without a date filter -----------------------------------------------------
+
+
+def _records(h: Any, *rows: dict[str, Any]) -> None:
+    for row in rows:
+        h.store.records[int(row["id"])] = {"date_modified": T0, **row}
+
+
+def test_snapshot_tokens_are_stable_known_answers_whatever_the_key_order() -> None:
+    """The snapshot is stored: a token computed differently after a deployment would make
+    every object look changed and send one UPDATED for each. The values are the first 24
+    hex digits of SHA-256 over the record's sorted, compact JSON (fixed here, once)."""
+    h = harness([snapshot_plan()])
+    _records(h, {"id": 1, "name": "Shoes", "parent_id": 0}, {"id": 2, "name": "Hats", "parent_id": 1})
+    h.poll()
+    assert h.table.cursors["categories"].snapshot == {
+        "1": "49684483803c8342fd7bd3d0",
+        "2": "aff014c66abc6905c8a3b94a",
+    }
+
+
+def test_snapshot_key_order_is_not_a_change() -> None:
+    h = harness([snapshot_plan()])
+    _records(h, {"id": 1, "name": "Shoes", "parent_id": 0})
+    h.poll()
+    h.store.records[1] = {"parent_id": 0, "date_modified": T0, "name": "Shoes", "id": 1}
+    h.poll()
+    assert h.queue.events() == []
+
+
+def test_a_dated_snapshot_token_is_the_records_own_time() -> None:
+    plan = replace(snapshot_plan("brands"), read_updated=lambda r: r.get("date_modified"))
+    h = harness([plan])
+    h.store.create(1, name="A")
+    h.poll()
+    assert h.table.cursors["brands"].snapshot == {"1": iso_utc(T0)}
+
+
+def test_snapshot_changes_carry_their_own_dates_when_they_have_one() -> None:
+    plan = replace(snapshot_plan("brands"), read_updated=lambda r: r.get("date_modified"))
+    h = harness([plan])
+    for oid in (1, 2, 3):
+        h.store.create(oid, name=f"n{oid}")
+    h.poll()
+    h.store.tick(7)
+    h.store.update(1, name="n1b")
+    h.store.tick(3)
+    h.store.update(2, name="n2b")
+    h.store.tick(50)
+    h.lambda_now = h.store.now
+    result = h.poll()
+    assert sorted(h.queue.events()) == [
+        ("1", iso_utc(T0 + timedelta(seconds=7)), "UPDATED"),
+        ("2", iso_utc(T0 + timedelta(seconds=10)), "UPDATED"),
+    ]
+    assert result.resources["brands"].events_emitted == 2
+    # Nothing waited on a poll stamp: no pending checkpoint before the send.
+    assert h.table.cursors["brands"].pending == {}
+
+
+def test_snapshot_events_carry_the_record_and_a_deletion_its_id() -> None:
+    h = harness([snapshot_plan()])
+    _records(h, {"id": 1, "name": "A"}, {"id": 2, "name": "B"})
+    h.poll()
+    _records(h, {"id": 1, "name": "A2"})
+    h.store.delete(2)
+    result = h.poll()
+    raw = {
+        m["eventType"]: json.loads(QueueMessage.model_validate(m).body or "")["message"]["raw"]["categories"][
+            0
+        ]
+        for m in h.queue.messages
+    }
+    assert raw["UPDATED"]["name"] == "A2" and raw["UPDATED"]["id"] == 1
+    assert raw["DELETED"] == {"id": "2"}
+    assert result.resources["categories"].events_emitted == 2
+    # A change after a change: the second diff starts from what the first one saved.
+    _records(h, {"id": 1, "name": "A3"})
+    h.store.tick(30)
+    h.lambda_now = h.store.now
+    h.poll()
+    assert [kind for _, _, kind in h.queue.events()].count("UPDATED") == 2
+
+
+def test_a_snapshot_read_over_pages_counts_every_record() -> None:
+    h = harness([replace(snapshot_plan(), page_size=2)])
+    _records(h, *({"id": i, "name": str(i)} for i in range(1, 8)))
+    result = h.poll()
+    assert result.resources["categories"].records_read == 7
+    assert len(h.table.cursors["categories"].snapshot or {}) == 7
+
+
+def test_an_id_paged_snapshot_is_not_fooled_by_a_deletion_while_it_reads() -> None:
+    """Offset pages would skip record 3 when record 1 is deleted after page 1, and send
+    a DELETED for an object that exists; id pages continue after the last id read."""
+    plan = replace(snapshot_plan(), page_size=2, keyset=True)
+    h = harness([plan])
+    _records(h, *({"id": i, "name": str(i)} for i in range(1, 7)))
+    h.poll()
+
+    def delete_one(page: int) -> None:
+        if page == 2 and 1 in h.store.records:
+            h.store.delete(1)
+
+    h.store.hook = delete_one
+    h.poll()
+    h.store.hook = None
+    assert h.queue.events() == []  # 1 was read before it went; nothing else changed
+    h.poll()
+    assert [(oid, kind) for oid, _, kind in h.queue.events()] == [("1", "DELETED")]
+
+
+class _NoIdPaging(FakeConnector):
+    """An endpoint without id paging: asking for it is a store error."""
+
+    def open(self, configuration: dict[str, Any], *, deadline: float) -> FakeSession:
+        session = super().open(configuration, deadline=deadline)
+
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise StoreError("this endpoint has no id paging", status=400, path="/v2/categories")
+
+        session.iter_keyset_pages = refuse  # type: ignore[method-assign]
+        return session
+
+
+def test_a_snapshot_without_id_paging_reads_by_offset() -> None:
+    store = FakeStore()
+    h = harness([snapshot_plan()], store=store)
+    h.connector = _NoIdPaging(store)
+    _records(h, {"id": 1, "name": "A"})
+    assert h.poll().status == "ok"
+    assert h.table.cursors["categories"].snapshot is not None
+
+
+def _id_or_none(record: dict[str, Any]) -> str | None:
+    return str(record["id"]) if record.get("id") is not None else None
+
+
+def test_a_snapshot_record_without_an_id_is_skipped_with_its_reason_and_the_rest_read() -> None:
+    plan: ResourcePlan = replace(snapshot_plan(), read_id=_id_or_none)
+    h = harness([plan])
+    _records(h, {"id": 1, "name": "A"}, {"id": 2, "name": "B"})
+    h.poll()
+    # The record without an id comes first on its page; the ones after it are still read
+    # (else they would look deleted).
+    h.store.records[0] = {"id": None, "name": "?", "date_modified": T0 - timedelta(seconds=1)}
+    result = h.poll().resources["categories"]
+    assert h.queue.events() == []
+    assert (result.unreadable, result.unreadable_reason) == (1, "a record has no id in 'id'")
+    assert result.error == "categories: a record without a readable id was skipped"
