@@ -70,6 +70,10 @@ def test_a_record_skipped_by_two_passes_in_a_row_is_still_read() -> None:
     assert result.status == "ok"
     assert _ids(h) == [str(i) for i in range(1, 31)]  # 15 included, each once
     assert passes.count == 4 == MAX_TIE_PASSES
+    # The confirmed tie is read through the store clock: the next poll reads nothing again.
+    h.store.hook = None
+    again = h.poll()
+    assert (again.resources["orders"].records_read, again.events_emitted) == (0, 0)
 
 
 def test_a_tie_that_never_agrees_stops_after_the_last_pass_and_the_next_poll_reads_it() -> None:
@@ -235,3 +239,112 @@ def test_a_snapshot_record_without_an_id_is_skipped_with_its_reason_and_the_rest
     assert h.queue.events() == []
     assert (result.unreadable, result.unreadable_reason) == (1, "a record has no id in 'id'")
     assert result.error == "categories: a record without a readable id was skipped"
+
+
+# -- reads in updated-time order (no id paging) -----------------------------------------
+
+
+def _dated(h: Any, *rows: tuple[int, int, int]) -> None:
+    """(id, created, modified) in seconds after T0."""
+    for oid, created, modified in rows:
+        h.store.records[oid] = {
+            "id": oid,
+            "date_created": T0 + timedelta(seconds=created),
+            "date_modified": T0 + timedelta(seconds=modified),
+        }
+
+
+def test_a_dated_read_queries_from_the_newest_second_read_and_never_before_the_origin() -> None:
+    h = harness([orders_plan(page_size=2, keyset=False)])
+    # Changed before the instance existed: neither announced nor read again by a fresh query.
+    _dated(h, (90, -20, -10), (91, -20, -9), (92, -20, -8))
+    _dated(h, *((i, i, i) for i in range(1, 6)))
+    h.store.now = h.lambda_now = T0 + timedelta(seconds=60)
+    result = h.poll().resources["orders"]
+    assert _ids(h) == ["1", "2", "3", "4", "5"]
+    # Each page's newest second starts the next query: [1,2] [2,3] [3,4] [4,5] (the last).
+    assert (result.records_read, result.requests) == (8, 4)
+
+
+def test_records_stamped_past_the_store_clock_are_counted_and_their_creation_kept() -> None:
+    """An object created before the store clock but stamped past it (a write during the
+    read) waits for the next poll, and still arrives CREATED: the told point stops at
+    its creation, not at the clock."""
+    h = harness([orders_plan(page_size=2, keyset=False)])
+    _dated(h, (1, 1, 1), (2, 2, 2), (3, 3, 3), (4, 10, 100), (5, 101, 101), (6, 102, 102))
+    h.store.now = h.lambda_now = T0 + timedelta(seconds=50)
+    result = h.poll().resources["orders"]
+    assert _ids(h) == ["1", "2", "3"]
+    # [1,2] [2,3] [3,4]: 4 is past the clock, so the rest is only looked at: [5,6].
+    assert (result.deferred, result.records_read) == (3, 8)
+    h.store.now = h.lambda_now = T0 + timedelta(seconds=200)
+    h.poll()
+    kinds = {oid: kind for oid, _, kind in h.queue.events()}
+    assert kinds == {
+        "1": "CREATED",
+        "2": "CREATED",
+        "3": "CREATED",
+        "4": "CREATED",
+        "5": "CREATED",
+        "6": "CREATED",
+    }
+
+
+def test_a_dated_read_out_of_time_resumes_where_its_last_checkpoint_stood() -> None:
+    h = harness([orders_plan(page_size=2, keyset=False)])
+    _dated(h, *((i, i, i) for i in range(1, 7)))
+    h.store.now = h.lambda_now = T0 + timedelta(seconds=60)
+    served = []
+
+    def run_short(page: int) -> None:
+        served.append(page)
+        if len(served) == 2:
+            h.remaining = 1_000  # below the reserve: stop after this page
+
+    h.store.hook = run_short
+    result = h.poll()
+    assert result.status == "partial" and result.resources["orders"].status == "partial"
+    assert _ids(h) == ["1", "2", "3"]
+    h.store.hook = None
+    h.remaining = 100_000
+    h.poll()
+    assert _ids(h) == ["1", "2", "3", "4", "5", "6"]
+
+
+# -- when a quiet poll writes its report ---------------------------------------------------
+
+
+def _report(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "start": "2026-01-01T12:00:00Z",
+        "end": "2026-01-01T12:00:01Z",
+        "status": "ok",
+        "reason": None,
+        "resources": {
+            "orders": {
+                "status": "ok",
+                "lastError": None,
+                "cursor": "2026-01-01T11:59:00Z",
+                "unreadable": 0,
+                "unreadableReason": None,
+                "recordsRead": 3,
+            }
+        },
+    }
+    base.update(changes)
+    return base
+
+
+def test_a_report_is_due_when_its_status_or_reason_changes_not_its_counts() -> None:
+    from bcpoller.poll.engine import _report_due
+
+    now = T0 + timedelta(seconds=30)
+    stored = _report()
+    assert not _report_due(stored, _report(), now, 600)
+    counts = _report()
+    counts["resources"]["orders"]["recordsRead"] = 7
+    assert not _report_due(stored, counts, now, 600)
+    assert _report_due(stored, _report(status="partial"), now, 600)
+    assert _report_due(stored, _report(reason="out of time"), now, 600)
+    assert _report_due(stored, _report(), T0 + timedelta(seconds=601), 600)
+    assert _report_due({**stored, "end": "never"}, _report(), now, 600)
