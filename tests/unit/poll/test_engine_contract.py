@@ -346,5 +346,70 @@ def test_a_report_is_due_when_its_status_or_reason_changes_not_its_counts() -> N
     assert not _report_due(stored, counts, now, 600)
     assert _report_due(stored, _report(status="partial"), now, 600)
     assert _report_due(stored, _report(reason="out of time"), now, 600)
-    assert _report_due(stored, _report(), T0 + timedelta(seconds=601), 600)
+    assert _report_due(stored, _report(), T0 + timedelta(seconds=601), 600)  # the heartbeat
     assert _report_due({**stored, "end": "never"}, _report(), now, 600)
+
+
+def test_a_report_is_due_when_a_resources_status_error_cursor_or_unreadable_count_changes() -> None:
+    from bcpoller.poll.engine import _report_due
+
+    now = T0 + timedelta(seconds=30)
+    stored = _report()
+    for name, value in [
+        ("status", "error"),
+        ("lastError", "HTTP 500"),
+        ("cursor", "2026-01-01T12:00:00Z"),
+        ("unreadable", 1),
+        ("unreadableReason", "a record has no id in 'id'"),
+    ]:
+        changed = _report()
+        changed["resources"]["orders"][name] = value
+        assert _report_due(stored, changed, now, 600), name
+    # The heartbeat is due at exactly its age.
+    assert _report_due(stored, _report(), T0 + timedelta(seconds=1 + 600), 600)
+    assert not _report_due(stored, _report(), T0 + timedelta(seconds=600), 600)
+
+
+# -- the deletion sweep's own failures ------------------------------------------------------
+
+
+def _sweep_harness() -> tuple[Any, Any]:
+    from tests.unit.poll.fakes import FakeSweeps, sweep_plan
+
+    h = harness([sweep_plan()])
+    sweeps = FakeSweeps()
+    h.deps_overrides["sweeps"] = sweeps
+    for oid in (1, 2, 3):
+        h.store.create(oid)
+    h.store.tick(60)
+    h.lambda_now = h.store.now
+    return h, sweeps
+
+
+def test_a_sweep_that_lost_its_item_to_another_poll_stops_the_poll_as_lease_lost() -> None:
+    from bcpoller.poll.ports import CursorConflict
+
+    h, sweeps = _sweep_harness()
+
+    def taken(state: Any) -> None:
+        raise CursorConflict("sweep products moved")
+
+    sweeps.before_save = taken
+    result = h.poll()
+    assert (result.status, result.reason) == ("lease_lost", "sweep products moved")
+    products = result.resources["products"]
+    assert (products.status, products.error) == ("error", "sweep products moved")
+    assert h.table.last_poll is not None and h.table.last_poll["status"] == "lease_lost"
+
+
+def test_no_sweep_without_its_store_or_after_a_failed_read() -> None:
+    h, sweeps = _sweep_harness()
+    h.deps_overrides.pop("sweeps")
+    assert h.poll().status == "ok"  # deletions configured, but this stack keeps no sweep items
+    h.deps_overrides["sweeps"] = sweeps
+    h.store.fail_on_request = h.store.requests + 1
+    h.store.tick(60)
+    h.lambda_now = h.store.now
+    result = h.poll()
+    assert result.resources["products"].status == "error"
+    assert sweeps.calls == {}  # its listing would fail too: not even its state is read
