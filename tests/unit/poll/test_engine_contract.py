@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from bcpoller.config.errors import ConfigError
 from bcpoller.connector.errors import StoreError
 from bcpoller.messages import QueueMessage, iso_utc
 from bcpoller.poll.engine import MAX_TIE_PASSES
@@ -413,3 +415,85 @@ def test_no_sweep_without_its_store_or_after_a_failed_read() -> None:
     result = h.poll()
     assert result.resources["products"].status == "error"
     assert sweeps.calls == {}  # its listing would fail too: not even its state is read
+
+
+# -- what a poll reports beside its events ---------------------------------------------------
+
+
+class _CloudWatch:
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[str, float]] = {}
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        assert unit in {u.value for u in MetricUnit}, f"{name}: {unit!r}"
+        assert name not in self.values, f"{name} twice"
+        self.values[name] = (unit, value)
+
+
+def test_a_working_poll_puts_its_figures_and_a_quiet_one_none() -> None:
+    h = harness()
+    cloudwatch = _CloudWatch()
+    clock = [100.0]
+    h.deps_overrides.update(metrics=cloudwatch, monotonic=lambda: clock[0])
+    for oid in (1, 2, 3):
+        h.store.create(oid)
+    h.store.tick(60)
+    h.lambda_now = h.store.now
+
+    def slow_store(page: int) -> None:
+        clock[0] = 100.4
+
+    h.store.hook = slow_store
+    h.poll()
+    assert cloudwatch.values == {
+        "EventsEmitted": ("Count", 3),
+        "RecordsRead": ("Count", 3),
+        "StoreRequests": ("Count", 1),
+        "PollDuration": ("Milliseconds", pytest.approx(400.0)),
+        "LagSeconds": ("Seconds", 60.0),  # the store clock is a minute past the newest change
+    }
+    cloudwatch.values.clear()
+    h.poll()
+    assert cloudwatch.values == {}
+
+
+def test_a_long_reason_is_shortened_in_the_report_and_kept_whole_in_the_result() -> None:
+    h = harness()
+    h.store.create(1)
+    text = "event.poller.configuration: " + "x" * 400
+
+    def refuse(configuration: object) -> object:
+        raise ConfigError(text)
+
+    h.deps_overrides["planner"] = refuse
+    result = h.poll()
+    assert result.reason == text
+    assert h.table.last_poll is not None
+    stored = h.table.last_poll["reason"]
+    assert len(stored) == 300 and stored == text[:299] + "…"
+
+
+def test_the_wake_up_hooks_are_checked_after_a_poll_and_their_failure_is_not_the_polls() -> None:
+    h = harness()
+    h.store.create(1)
+    wake = {"url": "https://hooks.example.com/wake", "hooks": []}
+    load = h.table.load
+    h.table.load = lambda instance_id: replace(  # type: ignore[method-assign]
+        (view := load(instance_id)), last=replace(view.last, wake=wake)
+    )
+    checked: list[tuple[str, dict[str, Any]]] = []
+
+    def keeper(instance: Any, given: dict[str, Any]) -> None:
+        checked.append((instance.instance_id, given))
+        raise RuntimeError("the store's hook API is down")
+
+    h.deps_overrides["hook_keeper"] = keeper
+    assert h.poll().status == "ok"
+    assert checked == [("inst-1", wake)]
+    # A poll that finds another poll at work (its lease refused) leaves the check to it.
+    h.store.create(2)
+    h.table.lease_until = h.lambda_now.timestamp() + 100
+    assert h.poll().status == "skipped"
+    assert len(checked) == 1
