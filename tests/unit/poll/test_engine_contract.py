@@ -497,3 +497,60 @@ def test_the_wake_up_hooks_are_checked_after_a_poll_and_their_failure_is_not_the
     h.table.lease_until = h.lambda_now.timestamp() + 100
     assert h.poll().status == "skipped"
     assert len(checked) == 1
+
+
+# -- the lease, blobs, the checkpoint's figures, CREATED by tolerance ------------------------
+
+
+def test_the_lease_lasts_the_invocation_plus_its_margin_and_the_blob_a_week() -> None:
+    from bcpoller.poll.engine import LEASE_MARGIN_S
+
+    h = harness()
+    h.store.create(7, notes="x" * 300_000)  # too big for SQS: its body goes to the table
+    h.store.tick(60)
+    h.lambda_now = h.store.now
+    h.remaining = 42_000
+    leases: list[float | None] = []
+    h.queue.before_send = lambda bodies: leases.append(h.table.lease_until)
+    ttls: list[int] = []
+    put_blob = h.table.put_blob
+
+    def checked_put_blob(instance_id: str, event_id: str, compressed_body: bytes, *, ttl: int) -> None:
+        assert instance_id == "inst-1"
+        ttls.append(ttl)
+        put_blob(instance_id, event_id, compressed_body, ttl=ttl)
+
+    h.table.put_blob = checked_put_blob  # type: ignore[method-assign]
+    h.poll()
+    now = h.lambda_now.timestamp()
+    assert leases == [now + 42 + LEASE_MARGIN_S]
+    assert ttls == [int(now) + 7 * 86_400]
+    message = QueueMessage.model_validate(h.queue.messages[0])
+    assert message.emitted_at == h.lambda_now
+
+
+def test_the_checkpoint_carries_the_resources_figures_for_status() -> None:
+    h = harness()
+    for oid in (1, 2):
+        h.store.create(oid)
+    h.store.tick(60)
+    h.lambda_now = h.store.now
+    h.poll()
+    assert h.table.cursor_stats["orders"] == {
+        "lastPollStart": iso_utc(h.lambda_now),
+        "lastPollEnd": iso_utc(h.lambda_now),
+        "recordsRead": 2,
+        "eventsEmitted": 2,
+        "requests": 1,
+        "lastError": None,
+    }
+
+
+def test_an_object_created_just_before_the_told_point_is_created_within_the_tolerance() -> None:
+    """Created 3 s before the instance existed and first changed as it was made: within
+    a 3 s tolerance its first event is CREATED, 4 s is beyond it (an older object)."""
+    h = harness([orders_plan(tolerance_s=3, keyset=False)])
+    _dated(h, (1, -3, 0), (2, -4, 0))
+    h.store.now = h.lambda_now = T0 + timedelta(seconds=60)
+    h.poll()
+    assert {oid: kind for oid, _, kind in h.queue.events()} == {"1": "CREATED", "2": "UPDATED"}
