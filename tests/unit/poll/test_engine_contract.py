@@ -534,11 +534,18 @@ def test_the_checkpoint_carries_the_resources_figures_for_status() -> None:
     for oid in (1, 2):
         h.store.create(oid)
     h.store.tick(60)
-    h.lambda_now = h.store.now
+    started = h.lambda_now = h.store.now
+
+    def slow_store(page: int) -> None:
+        h.lambda_now = started + timedelta(seconds=5)
+
+    h.store.hook = slow_store
     h.poll()
+    # The message says when it was emitted, not when the poll began.
+    assert [m["emittedAt"] for m in h.queue.messages] == [iso_utc(started + timedelta(seconds=5))] * 2
     assert h.table.cursor_stats["orders"] == {
-        "lastPollStart": iso_utc(h.lambda_now),
-        "lastPollEnd": iso_utc(h.lambda_now),
+        "lastPollStart": iso_utc(started),
+        "lastPollEnd": iso_utc(started + timedelta(seconds=5)),
         "recordsRead": 2,
         "eventsEmitted": 2,
         "requests": 1,
