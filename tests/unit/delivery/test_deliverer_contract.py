@@ -572,6 +572,23 @@ def test_a_normal_attempt_logs_one_line_with_its_event_and_no_warning(
         "i-1",
         attempt,
     )
+    # What an operator searches the logs for: the answer, or the wait and its cause.
+    if result.status_code == 200:
+        assert getattr(line, "statusCode", None) == 200
+    else:
+        assert getattr(line, "error", None) == result.error
+        assert getattr(line, "delaySeconds", None) == rig.queue.visibility[0]
+
+
+def test_an_unforeseen_send_error_is_logged_with_its_event_and_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig(RuntimeError("boom"))
+    with caplog.at_level(logging.INFO):
+        rig.run(attempt=2)
+    errors = records(caplog, logging.ERROR)
+    assert len(errors) == 1 and getattr(errors[0], "eventId", None) == "e-1"
+    assert errors[0].exc_info is not None
 
 
 def test_a_failure_logs_one_warning_with_its_reason(caplog: pytest.LogCaptureFixture) -> None:
