@@ -634,7 +634,11 @@ def test_counters_are_written_once_when_the_last_of_the_batchs_outcomes_is_known
     async def batch() -> list[int]:
         arrived = asyncio.Event()
         loop = asyncio.get_running_loop()
-        rig.log.counted_signal = lambda: loop.call_soon_threadsafe(arrived.set)
+
+        def signal() -> None:
+            loop.call_soon_threadsafe(arrived.set)
+
+        rig.log.counted_signal = signal
         rig.deliverer.expect(3)
         seen = []
         for n in range(2):
