@@ -561,3 +561,64 @@ def test_an_object_created_just_before_the_told_point_is_created_within_the_tole
     h.store.now = h.lambda_now = T0 + timedelta(seconds=60)
     h.poll()
     assert {oid: kind for oid, _, kind in h.queue.events()} == {"1": "CREATED", "2": "UPDATED"}
+
+
+def test_unreadable_records_are_counted_and_the_first_ones_reason_names_the_fields() -> None:
+    from bcpoller.poll.engine import _unreadable_reason
+
+    plan = orders_plan(keyset=False)
+    h = harness([plan])
+    h.store.records[1] = {"id": 1, "date_modified": None, "sort": T0}
+    h.store.records[2] = {"id": None, "date_modified": None}
+    h.store.records[3] = {"id": 3, "date_created": T0, "date_modified": T0}
+    # The fake store sorts by date_modified: give the unreadable ones a place first.
+    h.store.pages = _one_page_unreadable_first(h.store)  # type: ignore[method-assign]
+    h.store.tick(60)
+    h.lambda_now = h.store.now
+    orders = h.poll().resources["orders"]
+    assert _ids(h) == ["3"]
+    assert (orders.unreadable, orders.unreadable_reason) == (
+        2,
+        "a record has no id in 'id' and no readable updated date in 'the updated field'",
+    )
+    named = replace(plan, updated_field="date_modified")
+    assert (
+        _unreadable_reason(named, no_id=True, no_date=True)
+        == "a record has no id in 'id' and no readable updated date in 'date_modified'"
+    )
+
+
+def _one_page_unreadable_first(store: FakeStore) -> Any:
+    def serve(lower: Any, page_size: int) -> Any:
+        from tests.unit.poll.fakes import Page
+
+        rows = sorted(store.records.values(), key=lambda r: (r["date_modified"] or T0, r["id"] or 0))
+        yield Page([dict(r) for r in rows], 1, True)
+
+    return serve
+
+
+def test_a_snapshot_diff_without_pending_stamps_writes_one_checkpoint() -> None:
+    """A dated snapshot whose failed send left a deletion pending: when the object comes
+    back with a date of its own, nothing needs a stamp, and only the final checkpoint
+    is written (each checkpoint is a DynamoDB write)."""
+    plan = replace(snapshot_plan("brands"), read_updated=lambda r: r.get("date_modified"))
+    h = harness([plan])
+    for oid in (1, 2):
+        h.store.create(oid)
+    h.poll()
+    saved = h.store.records.pop(2)
+    h.queue.fail = True
+    h.store.tick(10)
+    h.lambda_now = h.store.now
+    h.poll()  # the DELETED is stamped (saved as pending), then its send fails
+    assert set(h.table.cursors["brands"].pending) == {"2"}
+    h.queue.fail = False
+    h.store.tick(10)
+    h.lambda_now = h.store.now
+    h.store.records[2] = {**saved, "date_modified": h.store.now}
+    before = h.table.calls.get("checkpoint", 0)
+    h.poll()
+    assert h.table.calls["checkpoint"] - before == 1
+    assert [(oid, kind) for oid, _, kind in h.queue.events()] == [("2", "UPDATED")]
+    assert h.table.cursors["brands"].pending == {}
