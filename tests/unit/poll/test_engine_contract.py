@@ -66,10 +66,14 @@ def test_a_record_skipped_by_two_passes_in_a_row_is_still_read() -> None:
     by the second (2..7 leave before it starts, 8 before its page 2): only a third pass
     sees it, and only a fourth that agrees with it proves the second read whole."""
     h = _tie_harness()
+    # Changed before the instance existed: no pass reads them (each starts at the tie).
+    _dated(h, (90, -20, -10), (91, -20, -9), (92, -20, -8))
     passes = _Passes(h, {(1, 3): [1], (2, 1): [2, 3, 4, 5, 6, 7], (2, 2): [8]})
     h.store.hook = passes
     result = h.poll()
     assert result.status == "ok"
+    # 29 records in 5 pages, then 22 in 4 pages three times.
+    assert (result.resources["orders"].records_read, result.resources["orders"].requests) == (95, 17)
     assert _ids(h) == [str(i) for i in range(1, 31)]  # 15 included, each once
     assert passes.count == 4 == MAX_TIE_PASSES
     # The confirmed tie is read through the store clock: the next poll reads nothing again.
