@@ -626,3 +626,50 @@ def test_a_snapshot_diff_without_pending_stamps_writes_one_checkpoint() -> None:
     assert h.table.calls["checkpoint"] - before == 1
     assert [(oid, kind) for oid, _, kind in h.queue.events()] == [("2", "UPDATED")]
     assert h.table.cursors["brands"].pending == {}
+
+
+# -- what status shows for a resource that stopped ------------------------------------------
+
+
+def _stopping(h: Any, error: Exception) -> None:
+    def hook(page: int) -> None:
+        if page == 2:
+            raise error
+
+    h.store.hook = hook
+
+
+def test_a_resource_stopped_by_the_store_says_why_in_its_own_figures() -> None:
+    from bcpoller.connector.errors import DeadlineExceeded
+
+    def fresh() -> Any:
+        h = harness([orders_plan(page_size=2)])
+        for oid in (1, 2, 3, 4):
+            h.store.create(oid)
+        h.store.tick(60)
+        h.lambda_now = h.store.now
+        return h
+
+    out_of_time = fresh()
+    _stopping(out_of_time, DeadlineExceeded("the rate limit resets in 40 s"))
+    result = out_of_time.poll()
+    orders = result.resources["orders"]
+    assert (result.status, result.reason) == ("partial", "out of time: the rate limit resets in 40 s")
+    assert (orders.status, orders.error) == ("partial", "out of time: the rate limit resets in 40 s")
+    assert orders.cursor == iso_utc(T0)  # the first page's checkpoint stays
+
+    failing = fresh()
+    _stopping(failing, StoreError("Internal Server Error after 6 attempts", status=500))
+    result = failing.poll()
+    orders = result.resources["orders"]
+    assert result.status == "partial"
+    assert (orders.status, orders.error) == ("error", "Internal Server Error after 6 attempts (HTTP 500)")
+    assert failing.table.last_poll is not None
+    assert failing.table.last_poll["resources"]["orders"]["lastError"] == orders.error
+
+    refused = fresh()
+    refused.store.auth_fails = True
+    result = refused.poll()
+    orders = result.resources["orders"]
+    assert (result.status, result.reason) == ("auth_failed", "invalid credentials")
+    assert (orders.status, orders.error) == ("error", "the store refused the credentials")
