@@ -671,5 +671,5 @@ def test_a_resource_stopped_by_the_store_says_why_in_its_own_figures() -> None:
     refused.store.auth_fails = True
     result = refused.poll()
     orders = result.resources["orders"]
-    assert (result.status, result.reason) == ("auth_failed", "invalid credentials")
+    assert (result.status, result.reason) == ("auth_failed", "invalid credentials (HTTP 401) on /v2/orders")
     assert (orders.status, orders.error) == ("error", "the store refused the credentials")
