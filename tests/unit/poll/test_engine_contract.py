@@ -673,3 +673,18 @@ def test_a_resource_stopped_by_the_store_says_why_in_its_own_figures() -> None:
     orders = result.resources["orders"]
     assert (result.status, result.reason) == ("auth_failed", "invalid credentials (HTTP 401) on /v2/orders")
     assert (orders.status, orders.error) == ("error", "the store refused the credentials")
+
+
+def test_a_completed_sweep_forgets_the_ids_it_covered() -> None:
+    """The cursor item keeps the ids announced since the last sweep (so the sweep does
+    not announce them again); a completed sweep covered them, and they are dropped, so
+    the item does not grow with every deletion."""
+    from tests.unit.poll.test_sweep import HOUR, poll, sweep_harness
+
+    h, _ = sweep_harness(3)
+    poll(h)
+    h.store.update(2, is_deleted=True)  # archived: announced DELETED by the poll itself
+    poll(h)
+    assert h.table.cursors["products"].sweep_gone == frozenset({2})
+    poll(h, HOUR)
+    assert h.table.cursors["products"].sweep_gone == frozenset()
