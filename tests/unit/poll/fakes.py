@@ -192,6 +192,7 @@ class FakeTable:
         self, instance_id: str, *, owner: str, lease_until: float, now: float, work_seq: int
     ) -> str | None:
         self._count("take_lease")
+        _own(instance_id)
         if self.lease_until is not None and self.lease_until >= now:
             return "another poll holds the lease"
         if self.work_seq != work_seq:
@@ -201,6 +202,7 @@ class FakeTable:
 
     def release(self, instance_id: str, *, owner: str, report: dict[str, Any]) -> None:
         self._count("release")
+        _own(instance_id)
         if self.lease_owner != owner:
             return
         self.lease_owner = self.lease_until = None
@@ -209,11 +211,13 @@ class FakeTable:
 
     def record(self, instance_id: str, *, report: dict[str, Any], work_seq: int, now: float) -> None:
         self._count("record")
+        _own(instance_id)
         if (self.lease_until is None or self.lease_until < now) and self.work_seq == work_seq:
             self.last_poll = report
 
     def mark_auth_failed(self, instance_id: str, *, error: str, version: int) -> None:
         self._count("mark_auth_failed")
+        _own(instance_id)
         assert self.instance is not None
         if self.instance.version == version:
             self.instance = self.instance.model_copy(update={"auth_state": "failed", "auth_error": error})
@@ -222,6 +226,7 @@ class FakeTable:
         self, instance_id: str, state: CursorState, *, expected_version: int, stats: dict[str, Any]
     ) -> CursorState:
         self._count("checkpoint")
+        _own(instance_id)
         if self.before_checkpoint:
             self.before_checkpoint(state)
         current = self.cursors.get(state.resource)
@@ -237,6 +242,7 @@ class FakeTable:
 
     def put_blob(self, instance_id: str, event_id: str, compressed_body: bytes, *, ttl: int) -> None:
         self._count("put_blob")
+        _own(instance_id)
         self.blobs[event_id] = compressed_body
 
 
@@ -274,6 +280,12 @@ class FakeCrypto:
         if ciphertext != self._ciphertext or instance_id != self._instance_id:
             raise ValueError(f"InvalidCiphertextException: not {self._instance_id}'s ({instance_id!r})")
         return {"access.token": "tok-secret"}
+
+
+def _own(instance_id: str) -> None:
+    # Every item is keyed by its instance: a write for another (or no) instance would land
+    # in someone else's item, or fail as DynamoDB refuses a missing key.
+    assert instance_id == "inst-1", f"an item of instance {instance_id!r}"
 
 
 def _when(value: Any) -> datetime | None:
@@ -397,10 +409,12 @@ class FakeSweeps:
         from bcpoller.poll.sweep import SweepState
 
         self._count("load_sweep")
+        _own(instance_id)
         return self.states.get(resource) or SweepState(resource=resource)
 
     def save_sweep(self, instance_id: str, state: Any, *, expected_version: int) -> Any:
         self._count("save_sweep")
+        _own(instance_id)
         if self.before_save:
             self.before_save(state)
         current = self.states.get(state.resource)
@@ -414,6 +428,7 @@ class FakeSweeps:
         from bcpoller.poll.sweep import decode_ids
 
         self._count("load_known")
+        _own(instance_id)
         ids: set[int] = set()
         for (name, gen, _), blob in self.parts.items():
             if name == resource and gen == generation:
@@ -426,6 +441,7 @@ class FakeSweeps:
         from bcpoller.poll.sweep import encode_ids
 
         self._count("put_known")
+        _own(instance_id)
         if self.before_put:
             self.before_put(part)
         blob = encode_ids(ids)
@@ -434,6 +450,7 @@ class FakeSweeps:
 
     def drop_known(self, instance_id: str, resource: str, generation: int, parts: int) -> None:
         self._count("drop_known")
+        _own(instance_id)
         for part in range(parts):
             self.parts.pop((resource, generation, part), None)
 
