@@ -215,8 +215,8 @@ async def _recording_server(requests: list[bytes]) -> tuple[asyncio.Server, str,
 
 
 def test_posts_arrive_whole_over_one_connection() -> None:
-    """Held writes (head and body leave together) must never cut or reorder a request:
-    a small body, one larger than the 64 KiB hold and another small one, one connection."""
+    """The sender on the pool directly must never cut or reorder a request:
+    a small body, one of 200 KB and another small one, over one connection."""
     requests: list[bytes] = []
     big = b'{"x": "' + b"y" * 200_000 + b'"}'
 

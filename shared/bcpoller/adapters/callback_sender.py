@@ -36,7 +36,6 @@ from bcpoller.security.ssrf import UnsafeUrlError, safe_address
 RESPONSE_HEAD_BYTES = 2048
 
 _MAX_DRAIN_BYTES = 64 * 1024
-_HOLD_BYTES = 64 * 1024
 # A POST waits this long for its endpoint's connection before it opens another one: a
 # quick endpoint is served over one connection, a slow one does not hold the batch.
 _SHARE_WAIT_SECONDS = 0.2
@@ -53,11 +52,8 @@ class _AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
-        self._held: list[bytes] = []
-        self._held_bytes = 0
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        await self._flush(timeout)
         try:
             async with asyncio.timeout(timeout):
                 return await self._reader.read(max_bytes)
@@ -67,23 +63,13 @@ class _AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ReadError(type(exc).__name__) from exc
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        # httpcore writes a request's head and its body separately: held until the answer is
-        # read (or 64 KiB are held), they leave as one TLS record in one send, not two.
-        if buffer:
-            self._held.append(buffer)
-            self._held_bytes += len(buffer)
-        if self._held_bytes >= _HOLD_BYTES:
-            await self._flush(timeout)
-
-    async def _flush(self, timeout: float | None) -> None:
-        if not self._held:
+        # Each write goes out at once. Holding the head until the body came, to send both in
+        # one TLS record, was tried: the receiver's p99 went from 16-20 ms to 42-63 ms.
+        if not buffer:
             return
-        data = b"".join(self._held)
-        self._held.clear()
-        self._held_bytes = 0
         try:
             async with asyncio.timeout(timeout):
-                self._writer.write(data)
+                self._writer.write(buffer)
                 await self._writer.drain()
         except TimeoutError:
             raise httpcore.WriteTimeout("write timed out") from None
