@@ -72,6 +72,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
         # IPv6 forms that embed an IPv4 address Python calls global around it: each branch
         # of _embedded_ipv4 is the only thing between these and the metadata service.
         ("https://[2002:a9fe:a9fe::1]/", "metadata address \\(embedded"),  # 6to4
+        ("https://[fec0::1]/", "site-local address"),  # deprecated, still routed inside some networks
         ("https://[2002:a00:1::1]/", "private address \\(embedded"),  # 6to4 around 10.0.0.1
         ("https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "loopback address \\(embedded"),  # Teredo
         ("https://[64:ff9b::a9fe:a9fe]/", "metadata address \\(embedded"),  # NAT64

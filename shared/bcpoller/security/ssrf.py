@@ -67,6 +67,10 @@ def _problem(ip: IPAddress, *, allow_loopback: bool) -> str | None:
         return "a private address"
     if not ip.is_global:
         return "a non-public address"
+    # fec0::/10: deprecated (RFC 3879) but still routed inside some networks, and Python
+    # 3.11 calls it global.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return "a site-local address"
     return None
 
 
