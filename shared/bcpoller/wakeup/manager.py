@@ -72,24 +72,21 @@ class Wakeup:
         self.records.disarm(instance_id)
         if configuration is None or not url:
             return
-        try:
-            with self.open_hooks(configuration) as api:
-                report = remove_hooks(api, destination=url)
-        except HookApiError as exc:
-            report = HookReport(error=str(exc)[:300])
-        if report.error:
-            logger.warning("wake-up hooks not removed", extra={"error": report.error})
+        self._remove(configuration, url, "wake-up hooks not removed")
 
     def unhook(self, configuration: Mapping[str, Any], url: str) -> HookReport:
         """Delete our hooks from a store the instance no longer polls (a PATCH moved it), with
         that store's credentials; the route is left as it is (the new store's hooks follow)."""
+        return self._remove(configuration, url, "wake-up hooks not removed from the previous store")
+
+    def _remove(self, configuration: Mapping[str, Any], url: str, failure: str) -> HookReport:
         try:
             with self.open_hooks(configuration) as api:
                 report = remove_hooks(api, destination=url)
         except HookApiError as exc:
             report = HookReport(error=str(exc)[:300])
         if report.error:
-            logger.warning("wake-up hooks not removed from the previous store", extra={"error": report.error})
+            logger.warning(failure, extra={"error": report.error})
         return report
 
     def check_due(self, hooks: Mapping[str, Any] | None, minute_s: float = 60.0) -> bool:
