@@ -326,14 +326,17 @@ class BigCommerceClient:
                 yield Page(records=[], page_number=yielded + 1, is_last=True)
                 return
             yielded += 1
-            if not is_last and yielded >= MAX_PAGES:
-                logger.warning(
-                    "read reached the page cap: ending it", extra={"path": native.path, "page": page}
-                )
-                is_last = True
             seen.update(keys)
             yield Page(records=fresh, page_number=yielded, is_last=is_last)
             if is_last:
+                return
+            if yielded >= MAX_PAGES:
+                # Not the end: the read stops without a last page, so the poll counts it as
+                # partial and the next one goes on from the cursor (claiming the end here
+                # would move the cursor to the store clock past records never read).
+                logger.warning(
+                    "read reached the page cap: stopping it", extra={"path": native.path, "page": page}
+                )
                 return
             last_time = (
                 _record_time(records[-1], entry.updated_field) if anchor and entry.updated_field else None

@@ -499,8 +499,13 @@ class _Run:
         try:
             while True:
                 page = next(pages, None)
-                is_last = page is None or page.is_last
-                records = page.records if page is not None else []
+                if page is None:
+                    # The read stopped before the store's last page (the connector's page
+                    # cap): partial, the cursor stays where the emitted records put it.
+                    result.status = "partial"
+                    break
+                is_last = page.is_last
+                records = page.records
                 result.records_read += len(records)
                 fresh, read, deferred = self._select(plan, state, records, result)
                 newest = max((u for _, u in read), default=None)

@@ -40,6 +40,9 @@ class FakeStore:
         self.auth_fails = False
         self.fail_on_request: int | None = None  # the n-th page request answers 500
         self.requests = 0
+        # Like the connector's MAX_PAGES: a dated read stops after this many pages without
+        # a last page (the end not claimed).
+        self.page_cap: int | None = None
 
     def tick(self, seconds: float = 1) -> None:
         self.now += timedelta(seconds=seconds)
@@ -77,7 +80,7 @@ class FakeStore:
             chunk = rows[(number - 1) * page_size : number * page_size]
             last = len(chunk) < page_size or number * page_size >= len(rows)
             yield Page([dict(r) for r in chunk], number, last)
-            if last:
+            if last or number == self.page_cap:
                 return
             number += 1
 
