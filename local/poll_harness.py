@@ -250,6 +250,9 @@ class _Drained(Exception):
     pass
 
 
+_IN_FLIGHT_S = 5
+
+
 class QueueConsumer:
     """Receives and deletes EventsQueue messages on a thread while a poll runs, the way
     DeliveryFunction would. It also keeps moto fast: moto's SQS scans every stored
@@ -286,11 +289,18 @@ class QueueConsumer:
                 time.sleep(0.2)  # moto under load times out now and then: keep consuming
 
     def _receive_some(self) -> None:
+        # A short visibility: a receive that moto answered but the client gave up on (a
+        # timeout under load) leaves its messages in flight; they come back in seconds.
         got = self._sqs.receive_message(
-            QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if self._stop.is_set() else 1
+            QueueUrl=self.url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=_IN_FLIGHT_S,
+            WaitTimeSeconds=0 if self._stop.is_set() else 1,
         ).get("Messages", [])
         if not got:
-            if self._stop.is_set():
+            # Drained only when nothing is left in flight either: an empty receive while a
+            # lost receive's messages are invisible is not the end.
+            if self._stop.is_set() and queue_depth(self.url) == 0:
                 raise _Drained
             return
         with self._lock:
