@@ -23,39 +23,14 @@ from bcpoller.instances import StoredInstance
 from bcpoller.messages import QueueMessage
 from bcpoller.security.ssrf import UnsafeUrlError
 
+from tests.unit.delivery.test_deliverer import instance, message
+
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 HANDLE = "AQEB-receipt-handle-of-this-receive"
 URL = "https://hooks.example.com/in"
 SECRETS = {"event.notification.signature.key": "k", "signingSecret": "whsec_a2V5a2V5a2V5a2V5"}
 CLOUDWATCH_UNITS = {unit.value for unit in MetricUnit}
-
-
-def instance(**changes: Any) -> StoredInstance:
-    data: dict[str, Any] = {
-        "instanceId": "i-1",
-        "orgId": "o-1",
-        "eventsEnabled": True,
-        "createdDate": NOW,
-        "storeCreatedAt": NOW,
-        "callbackUrl": URL,
-    }
-    data.update(changes)
-    return StoredInstance.model_validate(data)
-
-
-def message(**changes: Any) -> QueueMessage:
-    data: dict[str, Any] = {
-        "instanceId": "i-1",
-        "eventId": "e-1",
-        "eventType": "UPDATED",
-        "objectType": "orders",
-        "objectId": "1",
-        "changedAt": NOW - timedelta(seconds=30),
-        "emittedAt": NOW - timedelta(seconds=10),
-        "body": '{"message":{}}',
-    }
-    data.update(changes)
-    return QueueMessage.model_validate(data)
+# The same instance and message as the deliverer's other tests.
 
 
 def _aware(value: Any, name: str) -> datetime:
