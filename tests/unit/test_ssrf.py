@@ -212,6 +212,7 @@ _ONLY = "; only public addresses are allowed"
         ("https://[::0.0.0.1]/", f"host '::0.0.0.1' is a loopback address{_ONLY}"),
         ("https://[::1:0:0]/", f"host '::1:0:0' is a reserved address{_ONLY}"),
         ("https://[fe80::1%25eth0]/", f"host 'fe80::1%25eth0' is a link-local address{_ONLY}"),
+        ("https://[fec0::1]/", f"host 'fec0::1' is a site-local address{_ONLY}"),
         ("", "URL is empty"),
         ("   ", "URL is empty"),
         ("ftp://a.example/", "URL scheme 'ftp' is not allowed: use https"),
