@@ -112,6 +112,30 @@ class JsonApiResolver(APIGatewayHttpResolver):
     # build_app sets this: the first request for the docs page sets the page up.
     _docs_pending = False
 
+    # Powertools keeps the request on the BaseRouter *class*, shared by every resolver of
+    # the process. On Lambda one request runs per process; the local stack runs its API
+    # environments as threads of one process, and there one request's route, path
+    # parameters and Authorization were read by another's handler (style.css served as
+    # app.js). Each resolver keeps its own request.
+    _own_event: Any = None
+    _own_lambda_context: Any = None
+
+    @property  # type: ignore[override]
+    def current_event(self) -> Any:
+        return self._own_event
+
+    @current_event.setter
+    def current_event(self, value: Any) -> None:
+        self._own_event = value
+
+    @property  # type: ignore[override]
+    def lambda_context(self) -> Any:
+        return self._own_lambda_context
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._own_lambda_context = value
+
     def enable_docs_on_first_request(self) -> None:
         self._docs_pending = True
 
@@ -144,6 +168,8 @@ class JsonApiResolver(APIGatewayHttpResolver):
             problem = json_body_problem(body, bool(event.get("isBase64Encoded")))
             if problem:
                 return _early(400, f"the request body {problem[1]}", [problem])
+        self._own_event = self._to_proxy_event(event if isinstance(event, dict) else dict(event))
+        self._own_lambda_context = context
         return super().resolve(event, context)
 
 

@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Logger
+from bcpoller.api.auth import Authenticator
+from bcpoller.api.routes import ApiContext, build_app
 
 from tests.unit.api.helpers import World, call
 
@@ -559,3 +562,26 @@ def test_redrive_answers_what_moved_and_what_is_left(world: World) -> None:
     assert status == 200, data
     assert data == {"instanceId": iid, "moved": 2, "left": 0, "scanned": 5, "complete": True}
     assert world.service.replayer.redriven == [iid]  # type: ignore[attr-defined]
+
+
+def test_each_app_reads_its_own_request_when_two_serve_in_one_process(world: World) -> None:
+    """Powertools keeps the request on a class every resolver shares; the local stack runs two
+    API environments as threads of one process. Another environment's request arriving while
+    this one runs must not change whose Authorization this one reads."""
+    other = World()
+    other.secrets.add_org("org-b", "ob", "ub")
+    create(world)
+    ctx = ApiContext(
+        service=world.service,
+        auth=Authenticator(world.secrets, world.instances),
+        catalog=lambda: world.catalog,
+    )
+
+    def context_with_a_request_in_between() -> ApiContext:
+        assert call(other.app, "GET", "/instances", headers=ORG_B)[0] == 200
+        return ctx
+
+    app = build_app(context_with_a_request_in_between, web_dir=None, logger=Logger(service="test"))
+    status, data, _ = call(app, "GET", "/instances", headers=ORG_A)
+    assert status == 200, data
+    assert [i["name"] for i in data] == ["shop"]
