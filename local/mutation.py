@@ -34,6 +34,7 @@ counts them apart ("equivalent, with reasons: N") and the score leaves them out 
 total; a listed mutant that is killed, or no longer exists, is reported as stale.
 
     python -m local.mutation --report   # re-read the last run (after editing the list)
+    python -m local.mutation --mutant NAME ...   # only these mutants (exit 0 when all are killed)
 """
 
 from __future__ import annotations
@@ -253,15 +254,41 @@ def report(modules: list[str], elapsed: float | None) -> int:
     return 0 if overall.total else 1
 
 
+def module_of(mutant: str) -> str | None:
+    """``bcpoller.poll.engine.x_f__mutmut_3`` -> ``poll/engine.py`` (None if not a target)."""
+    dotted = mutant.split(".x", 1)[0].removeprefix("bcpoller.")
+    path = dotted.replace(".", "/") + ".py"
+    return path if path in TARGETS else None
+
+
+def run_named(names: list[str], parser: argparse.ArgumentParser) -> int:
+    """A test written against a survivor is checked in a minute, not a whole run."""
+    modules = sorted({m for m in map(module_of, names) if m})
+    unknown = [n for n in names if module_of(n) is None]
+    if unknown:
+        parser.error(f"--mutant {unknown[0]}: not a mutant of {', '.join(TARGETS)}")
+    stage(modules)
+    mutmut("run", *names, check=False)
+    statuses = results()
+    for name in names:
+        print(f"{name}: {statuses.get(name, 'not generated (renumbered? run the module again)')}")
+    return 0 if all(statuses.get(n) == "killed" for n in names) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--module", action="append", help="bcpoller-relative path (default: every target)")
     parser.add_argument("--tests", nargs="+", help=f"test paths (default: {' '.join(TESTS)})")
     parser.add_argument("--report", action="store_true", help="summarise the last run again (no mutation)")
+    parser.add_argument(
+        "--mutant", nargs="+", metavar="NAME", help="run only these mutants (names as the report lists them)"
+    )
     args = parser.parse_args(argv)
     if args.tests:
         TESTS[:] = args.tests
+    if args.mutant:
+        return run_named(args.mutant, parser)
     modules = args.module or list(TARGETS)
     unknown = [m for m in modules if not (ROOT / "shared" / "bcpoller" / m).exists()]
     if unknown:
