@@ -144,6 +144,7 @@ def load_handler_module(spec: FunctionSpec, copy: int) -> ModuleType:
             module = importlib.util.module_from_spec(import_spec)
             sys.modules[module_name] = module
             import_spec.loader.exec_module(module)
+            _own_metric_sets(module)
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -151,6 +152,22 @@ def load_handler_module(spec: FunctionSpec, copy: int) -> ModuleType:
                 else:
                     os.environ[key] = value
     return module
+
+
+def _own_metric_sets(module: ModuleType) -> None:
+    """Give the copy's Metrics its own sets. Powertools keeps them in dicts on the Metrics
+    class, shared by every instance in the process: one function per process on Lambda, but
+    here every environment of every function is a thread of this process, and one flushing
+    its metrics while another adds some would publish the other's under its own service, or
+    fail with "dictionary changed size during iteration"."""
+    from aws_lambda_powertools import Metrics
+
+    for value in vars(module).values():
+        if isinstance(value, Metrics):
+            for name in ("metric_set", "dimension_set", "metadata_set"):
+                own = dict(getattr(value, name))
+                setattr(value, name, own)
+                setattr(value.provider, name, own)
 
 
 class FunctionPool:
