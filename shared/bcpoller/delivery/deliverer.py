@@ -165,7 +165,7 @@ class Deliverer:
                 return await self._fail_undeliverable(
                     message, reason or "instance not found", claimed, settle
                 )
-            result = await self._attempt(message, instance, body, started)
+            result = await self._attempt(message, instance, body)
             return await self._conclude(
                 message, claimed, result, started, receive_count, receipt_handle, settle
             )
@@ -191,9 +191,7 @@ class Deliverer:
         except Exception as exc:
             logger.warning("status counters not updated", extra={"error": type(exc).__name__})
 
-    async def _attempt(
-        self, message: QueueMessage, instance: StoredInstance, body: str, started: datetime
-    ) -> AttemptResult:
+    async def _attempt(self, message: QueueMessage, instance: StoredInstance, body: str) -> AttemptResult:
         # Warm containers have them decrypted: no worker-thread hop (and GIL hand-off) per event.
         secrets = self._instances.cached_secrets(instance)
         if secrets is None:
