@@ -421,6 +421,8 @@ def test_only_resources_with_deletions_are_swept() -> None:
         (150, 76, False),
         (5, 2, True),  # an odd window: 3 of 5 used is more than half
         (5, 3, False),
+        (1, 0, True),  # a window of one request, spent
+        (1, 1, False),
         (0, 0, False),  # no window known
     ],
 )
@@ -458,3 +460,32 @@ def test_records_past_the_store_clock_are_counted_once_across_tie_passes() -> No
     assert orders.deferred == 1
     assert h.table.last_poll is not None
     assert h.table.last_poll["resources"]["orders"]["deferred"] == 1
+
+
+def test_a_tie_pass_that_ends_on_records_past_the_clock_is_confirmed_before_the_read_completes() -> None:
+    """Offset pages inside one second: a record of the tie written during the read (and
+    stamped past the store clock) shifts an unread one back behind the reader. The page
+    that shows only records past the clock ends the pass, but the read is complete only
+    once two passes agree: the shifted record is still announced."""
+    h = harness([orders_plan(keyset=False, page_size=2)])
+    for oid in (1, 2, 3):
+        h.store.create(oid)  # the tie: more than a page in one second
+    h.store.tick(100)
+    for oid in (7, 8, 9):
+        h.store.create(oid)  # past the clock the poll reads below
+    clock = T0 + timedelta(seconds=10)
+    h.store.now = h.lambda_now = clock
+
+    def write_during_the_read(number: int) -> None:
+        if number == 2:
+            h.store.hook = None
+            h.store.now = T0 + timedelta(seconds=200)
+            h.store.update(1)  # leaves the tie: 3 moves back to the page already read
+            h.store.now = clock
+
+    h.store.hook = write_during_the_read
+
+    result = h.poll()
+
+    assert result.status == "ok"
+    assert sorted(oid for oid, _, _ in h.queue.events()) == ["1", "2", "3"]
