@@ -531,6 +531,9 @@ class _Run:
                         break
                     else:
                         tie.next_pass()
+                    # The next query reads the records past the store clock again: they are
+                    # counted there, once (the summary's ``deferred`` counts records).
+                    result.deferred -= deferred
                     _close(pages)
                     pages = self._pages(plan, query_bound)
                     continue
@@ -1039,7 +1042,7 @@ class _Run:
         other apps and to the next polls (the governor itself only stops at the limit)."""
         governor = getattr(self.session, "governor", None)
         left, quota = getattr(governor, "left", None), getattr(governor, "quota", None)
-        return isinstance(left, int) and isinstance(quota, int) and quota > 0 and left < quota // 2
+        return isinstance(left, int) and isinstance(quota, int) and quota > 0 and 2 * left <= quota
 
 
 def _whole_ids(
