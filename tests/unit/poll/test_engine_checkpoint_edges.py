@@ -105,3 +105,26 @@ def test_a_record_dated_in_the_future_does_not_hold_the_next_read_back() -> None
     h.lambda_now = h.store.now
     assert h.poll().resources["orders"].records_read == 1  # only the future-dated 2
     assert [e[0] for e in h.queue.events()] == ["1", "2"]
+
+
+def test_a_read_that_announced_changes_moves_the_told_point_even_when_its_start_stays() -> None:
+    """README: an object is CREATED when it was created at or after the point the endpoint
+    was last told about its resource. A read that announced a change in the store's
+    current second cannot move the next read's start, but it did tell the endpoint up to
+    that second: an object created before it, first seen by a later poll (a late commit,
+    what ``createdCheckTolerance`` is for), is UPDATED."""
+    h = harness([orders_plan(keyset=False)])
+    h.store.tick(100)
+    h.store.create(1)
+    h.lambda_now = h.store.now
+    h.poll()
+    at = h.store.now
+    h.store.records[2] = {
+        "id": 2,
+        "date_created": at - timedelta(seconds=50),
+        "date_modified": at - timedelta(seconds=1),
+    }
+    h.store.tick(1)
+    h.lambda_now = h.store.now
+    h.poll()
+    assert [(oid, kind) for oid, _, kind in h.queue.events()] == [("1", "CREATED"), ("2", "UPDATED")]
