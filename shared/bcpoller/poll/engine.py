@@ -757,10 +757,12 @@ class _Run:
             advanced = state.advance(((oid, updated) for oid, updated, _ in fresh), plan.overlap_s)
         if plan.sweep_every_minutes is not None:
             new, gone = _whole_ids(fresh, kinds, "CREATED"), _whole_ids(fresh, kinds, "DELETED")
-            if new - advanced.sweep_new or gone - advanced.sweep_gone:
-                advanced = replace(
-                    advanced, sweep_new=advanced.sweep_new | new, sweep_gone=advanced.sweep_gone | gone
-                )
+            # Announced live again (an archived order restored): its next deletion is news.
+            back = (new | _whole_ids(fresh, kinds, "UPDATED")) - gone
+            sweep_new = advanced.sweep_new | new
+            sweep_gone = (advanced.sweep_gone - back) | gone
+            if sweep_new != advanced.sweep_new or sweep_gone != advanced.sweep_gone:
+                advanced = replace(advanced, sweep_new=sweep_new, sweep_gone=sweep_gone)
         return self._checkpoint(advanced, state, result)
 
     def _checkpoint(self, new: CursorState, old: CursorState, result: ResourceResult) -> CursorState:
@@ -966,9 +968,11 @@ class _Run:
                 top = None if complete else high
                 listed.extend(live)
                 for number in gone_between(known, low, top, live):
+                    if number in final.sweep_gone:
+                        # The poll read it archived and announced it: whether it is still
+                        # listed archived or gone for good since, that was its deletion.
+                        continue
                     found = archived.get(number)
-                    if found is not None and number in final.sweep_gone:
-                        continue  # the poll read it archived and announced it already
                     if found is not None:
                         # Archived, so still listed: stamped with its own date, this is the
                         # eventId the poll's DELETED for it has (delivery keeps one).

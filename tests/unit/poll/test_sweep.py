@@ -286,3 +286,32 @@ def test_a_page_with_an_unreadable_id_sends_nothing_and_saves_nothing() -> None:
     assert deleted(h) == []
     assert "without a whole-number id" in (result.resources["products"].error or "")
     assert sweeps.states["products"].generation == state.generation
+
+
+def test_an_archived_order_deleted_for_good_before_the_next_sweep_is_deleted_once() -> None:
+    """The poll announced the archive; the sweep then finds the order gone altogether. One
+    DELETED, not a second one stamped with the sweep's start (a different eventId)."""
+    h, _ = sweep_harness(3, name="orders")
+    poll(h)
+    h.store.update(2, is_deleted=True)
+    poll(h)  # DELETED, from the poll
+    h.store.delete(2)
+    poll(h, HOUR)
+    poll(h, HOUR)
+    assert [oid for oid, _ in deleted(h)] == ["2"]
+
+
+def test_an_archived_order_restored_then_deleted_for_good_is_deleted_again() -> None:
+    """Restored, it is live again (UPDATED): its later deletion is news, and the sweep's."""
+    h, _ = sweep_harness(3, name="orders")
+    poll(h)
+    h.store.update(2, is_deleted=True)
+    poll(h)  # DELETED
+    h.store.update(2, is_deleted=False)
+    poll(h)  # UPDATED: restored
+    h.store.delete(2)
+    poll(h, HOUR)
+    poll(h, HOUR)
+    assert [oid for oid, _ in deleted(h)] == ["2", "2"]
+    kinds = [m["eventType"] for m in h.queue.messages if m["objectId"] == "2"]
+    assert kinds == ["CREATED", "DELETED", "UPDATED", "DELETED"]
