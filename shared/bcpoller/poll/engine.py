@@ -371,6 +371,8 @@ class _Run:
         self._deferred_created: datetime | None = None
         # Each polled resource's cursor as its last checkpoint left it (the sweep's base).
         self._finals: dict[str, CursorState] = {}
+        # The oldest updated time among the records this resource's read returned.
+        self._oldest_read: datetime | None = None
 
     def result(self, status: PollStatus, reason: str | None = None) -> PollResult:
         return PollResult(self.instance.instance_id, status, reason, self.resources)
@@ -455,6 +457,7 @@ class _Run:
         # Fixed for the whole poll: checkpoints move the cursor, not what was told before.
         self._told_from = floor_second(state.told_from or self.start)
         self._deferred_created = None
+        self._oldest_read = None
         try:
             if plan.snapshot:
                 self._poll_snapshot(plan, state, result)
@@ -637,9 +640,13 @@ class _Run:
         if result.events_emitted and new.told != old.told:
             return True  # what this poll announced moves the told point (keeps recent small)
         by_id = plan.keyset
-        return new.lower_bound(plan.overlap_s, self.start, by_id=by_id) > old.lower_bound(
-            plan.overlap_s, self.start, by_id=by_id
-        )
+        moved_to = new.lower_bound(plan.overlap_s, self.start, by_id=by_id)
+        if moved_to <= old.lower_bound(plan.overlap_s, self.start, by_id=by_id):
+            return False
+        # Only worth it if the move leaves something behind: a record stamped at or past the
+        # new start (a date in the future) is read again whatever the item says. A record
+        # whose date could not be read may be anywhere: then it is written.
+        return result.unreadable > 0 or self._oldest_read is None or self._oldest_read < moved_to
 
     def _keyset_pages(
         self, plan: ResourcePlan, lower: datetime | None, after: str | None
@@ -678,6 +685,8 @@ class _Run:
                 result.skip_unreadable(_unreadable_reason(plan, no_id=oid is None, no_date=updated is None))
                 result.error = f"{plan.name}: a record without a readable id or updated date was skipped"
                 continue
+            if self._oldest_read is None or updated < self._oldest_read:
+                self._oldest_read = updated
             if updated > upper:
                 deferred += 1
                 created = plan.read_created(record)

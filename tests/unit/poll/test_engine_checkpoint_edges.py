@@ -128,3 +128,22 @@ def test_a_read_that_announced_changes_moves_the_told_point_even_when_its_start_
     h.lambda_now = h.store.now
     h.poll()
     assert [(oid, kind) for oid, _, kind in h.queue.events()] == [("1", "CREATED"), ("2", "UPDATED")]
+
+
+def test_polls_that_only_read_again_a_record_dated_in_the_future_write_nothing() -> None:
+    """Such a record is read by every poll until the store clock passes its date: moving
+    the next read's start cannot leave it behind, so a quiet poll stays write-free."""
+    h = harness()
+    h.store.tick(10)
+    h.store.create(1)
+    h.store.records[1]["date_modified"] = T0 + timedelta(days=1)
+    h.store.tick(2)
+    h.lambda_now = h.store.now
+    h.poll()
+    assert [e[0] for e in h.queue.events()] == ["1"]
+    writes = h.table.writes()
+    for _ in range(3):
+        h.store.tick(60)
+        h.lambda_now = h.store.now
+        assert h.poll().resources["orders"].records_read == 1
+    assert h.table.writes() == writes
