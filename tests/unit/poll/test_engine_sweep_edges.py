@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from tests.unit.poll.fakes import Harness, sweep_plan
-from tests.unit.poll.test_sweep import HOUR, deleted, poll, sweep_harness
+from tests.unit.poll.test_sweep import HOUR, crash_before_the_sweeps_cursor, deleted, poll, sweep_harness
 
 
 def _raw(message: dict[str, Any]) -> dict[str, Any]:
@@ -198,14 +198,7 @@ def test_a_sweep_whose_cursor_write_was_lost_is_finished_and_the_next_one_runs()
     h.store.create(4)
     poll(h)
     h.store.delete(2)
-    crashed: list[bool] = []
-
-    def crash(state: Any) -> None:
-        if state.sweep_at is not None and not crashed:
-            crashed.append(True)
-            raise RuntimeError("the function was stopped before the sweep's cursor was saved")
-
-    h.table.before_checkpoint = crash
+    crashed = crash_before_the_sweeps_cursor(h)
     poll(h, HOUR)
     assert crashed
     finished = poll(h)  # finds the completed sweep without its sweepAt: finishes it
@@ -225,15 +218,9 @@ def test_a_completed_sweep_saved_before_through_was_recorded_is_still_finished()
     h.store.create(1)
     h.store.create(2)
     poll(h)  # 1 and 2 announced CREATED since the first sweep
-    crashed: list[bool] = []
-
-    def crash(state: Any) -> None:
-        if state.sweep_at is not None and not crashed:
-            crashed.append(True)
-            raise RuntimeError("the function was stopped before the sweep's cursor was saved")
-
-    h.table.before_checkpoint = crash
+    crashed = crash_before_the_sweeps_cursor(h)
     poll(h, HOUR)
+    assert crashed
     sweeps.states["products"] = replace(sweeps.states["products"], through=None)
     finished = poll(h)
     assert finished.status == "ok"

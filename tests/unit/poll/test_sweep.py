@@ -36,6 +36,20 @@ def deleted(h: Harness) -> list[tuple[str, str]]:
     return [(m["objectId"], m["eventId"]) for m in h.queue.messages if m["eventType"] == "DELETED"]
 
 
+def crash_before_the_sweeps_cursor(h: Harness) -> list[bool]:
+    """The next checkpoint that records a sweep fails once, as if the function stopped
+    between saving the completed sweep and its cursor; the list says whether it did."""
+    crashed: list[bool] = []
+
+    def crash(state: Any) -> None:
+        if state.sweep_at is not None and not crashed:
+            crashed.append(True)
+            raise RuntimeError("the function was stopped before the sweep's cursor was saved")
+
+    h.table.before_checkpoint = crash
+    return crashed
+
+
 def test_a_delete_between_polls_is_one_deleted_event_and_never_again() -> None:
     h, sweeps = sweep_harness(3)
     poll(h)  # announces 1..3 and lists them: the first sweep is the baseline
@@ -224,14 +238,7 @@ def test_a_crash_after_a_sweep_completes_but_before_its_cursor_is_saved_repeats_
     poll(h)
     h.store.delete(4)
     h.store.delete(2)
-    crashed: list[bool] = []
-
-    def crash(state: Any) -> None:
-        if state.sweep_at is not None and not crashed:
-            crashed.append(True)
-            raise RuntimeError("the function was stopped before the sweep's cursor was saved")
-
-    h.table.before_checkpoint = crash
+    crashed = crash_before_the_sweeps_cursor(h)
     poll(h, HOUR)
     assert crashed and sorted(oid for oid, _ in deleted(h)) == ["2", "4"]
     for _ in range(3):
