@@ -40,6 +40,7 @@ total; a listed mutant that is killed, or no longer exists, is reported as stale
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -186,6 +187,11 @@ class Tally:
         return 100.0 * self.killed / counted if counted else 100.0
 
 
+def _percent(score: float) -> str:
+    """Rounded down: 16 survivors in 3,955 read 99%, never 100%."""
+    return f"{math.floor(score)}%"
+
+
 def tally(
     statuses: dict[str, str], equivalent: dict[str, str], modules: list[str]
 ) -> tuple[dict[str, Tally], list[str]]:
@@ -236,7 +242,7 @@ def report(modules: list[str], elapsed: float | None) -> int:
     for module in modules:
         t = tallies[module]
         print(
-            f"  {module}: {t.score:.0f}% (killed {t.killed} of {t.total - t.equivalent}; "
+            f"  {module}: {_percent(t.score)} (killed {t.killed} of {t.total - t.equivalent}; "
             f"{len(t.survivors)} survivor(s), {t.equivalent} equivalent) — {TARGETS.get(module, '')}"
         )
     print(
@@ -248,7 +254,7 @@ def report(modules: list[str], elapsed: float | None) -> int:
         print(f"wall time: {elapsed / 60:.1f} min")
     counted = overall.total - overall.equivalent
     print(
-        f"mutation score: {overall.score:.0f}% (killed {overall.killed} of {counted}), "
+        f"mutation score: {_percent(overall.score)} (killed {overall.killed} of {counted}), "
         f"survivors listed in {REPORT.name}"
     )
     return 0 if overall.total else 1

@@ -4,7 +4,9 @@ summary's instance id."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from tests.unit.poll.fakes import T0, harness, orders_plan
 
@@ -146,4 +148,60 @@ def test_polls_that_only_read_again_a_record_dated_in_the_future_write_nothing()
         h.store.tick(60)
         h.lambda_now = h.store.now
         assert h.poll().resources["orders"].records_read == 1
+    assert h.table.writes() == writes
+
+
+def _with_unreadable_date(oid: int) -> Any:
+    """The orders plan, reading no date for ``oid`` (the store still filters on its real one)."""
+    plan = orders_plan()
+    return replace(plan, read_updated=lambda r: None if r["id"] == oid else plan.read_updated(r))
+
+
+def test_a_record_whose_date_cannot_be_read_is_left_behind_even_beside_one_dated_in_the_future() -> None:
+    """Its real date may be anywhere: a read that returned one moves the next read's start,
+    so the store stops returning it once that date is behind (one unreadable record is
+    enough), though the future-dated record alone would not be worth a write."""
+    h = harness([_with_unreadable_date(2)])
+    h.store.tick(10)
+    h.store.create(1)
+    h.store.records[1]["date_modified"] = T0 + timedelta(days=1)
+    h.store.create(2)
+    h.store.tick(2)
+    h.lambda_now = h.store.now
+    assert h.poll().resources["orders"].unreadable == 1
+    h.store.tick(60)
+    h.lambda_now = h.store.now
+    assert h.poll().resources["orders"].records_read == 2
+    h.store.tick(60)
+    h.lambda_now = h.store.now
+    assert h.poll().resources["orders"].records_read == 1  # only the future-dated 1
+
+
+def test_a_poll_in_the_same_second_as_the_last_writes_nothing_even_with_an_unreadable_record() -> None:
+    h = harness([_with_unreadable_date(2)])
+    h.store.tick(10)
+    h.store.create(1)
+    h.store.create(2)
+    h.store.tick(2)
+    h.lambda_now = h.store.now
+    h.poll()
+    writes = h.table.writes()
+    again = h.poll()  # the same store second: the next read's start cannot move
+    assert again.resources["orders"].records_read == 2 and again.resources["orders"].unreadable == 1
+    assert h.table.writes() == writes
+
+
+def test_a_poll_whose_oldest_record_sits_exactly_at_the_next_start_writes_nothing() -> None:
+    """The store's lower bound is inclusive: a record stamped exactly at the new start is
+    read again whether or not the item moves, so the move is not worth a write."""
+    h = harness()
+    h.store.tick(10)
+    h.store.create(1)  # stamped T0+10
+    h.store.tick(2)
+    h.lambda_now = h.store.now
+    h.poll()  # through T0+12: the next read starts at T0+7 (overlap 5 s)
+    writes = h.table.writes()
+    h.store.tick(3)  # through T0+15 would start the next read at T0+10, order 1's own second
+    h.lambda_now = h.store.now
+    assert h.poll().resources["orders"].records_read == 1
     assert h.table.writes() == writes
