@@ -1042,11 +1042,22 @@ class _Run:
         announced meanwhile that it covered dropped (every id announced before its last
         page is either listed by now or was found gone; later ones have higher ids)."""
         through = completed.through if completed.through is not None else -1
+        gone = frozenset(i for i in final.sweep_gone if i > through)
+        covered = final.sweep_gone - gone
+        if covered and self.deps.sweeps is not None:
+            # One the poll announced after this sweep had listed it live is among the ids
+            # the sweep saved: it stays until a later sweep has passed it, or that sweep,
+            # finding it gone for good, would announce it again (another eventId). Read only
+            # when an order was archived since the last sweep.
+            known = self.deps.sweeps.load_known(
+                self.instance.instance_id, final.resource, completed.generation
+            )
+            gone |= covered & set(known)
         done = replace(
             final,
             sweep_at=completed.next_at,
             sweep_new=frozenset(i for i in final.sweep_new if i > through),
-            sweep_gone=frozenset(i for i in final.sweep_gone if i > through),
+            sweep_gone=gone,
         )
         self._checkpoint(done, final, result)
 

@@ -322,3 +322,24 @@ def test_an_archived_order_restored_then_deleted_for_good_is_deleted_again() -> 
     assert [oid for oid, _ in deleted(h)] == ["2", "2"]
     kinds = [m["eventType"] for m in h.queue.messages if m["objectId"] == "2"]
     assert kinds == ["CREATED", "DELETED", "UPDATED", "DELETED"]
+
+
+def test_an_order_archived_behind_a_running_sweep_then_deleted_for_good_is_deleted_once() -> None:
+    """The sweep listed order 10 live, then the order was archived (the poll announced it)
+    before that sweep ended: the next sweep knows 10 and finds it gone for good. It must not
+    announce it again, stamped with its own start (another eventId)."""
+    h, sweeps = sweep_harness(1000, name="orders")
+    h.deps_overrides["sweep_pages"] = 2  # 4 pages of ids: two polls per sweep
+    poll(h)
+    poll(h)  # the first sweep (ids only) completes
+    poll(h, HOUR)  # the second sweep lists ids 1-500, 10 among them, live
+    assert sweeps.states["orders"].running
+    h.store.update(10, is_deleted=True)
+    poll(h)  # the poll announces 10 DELETED; the sweep ends
+    assert not sweeps.states["orders"].running
+    h.store.delete(10)
+    for _ in range(2):
+        poll(h, HOUR)
+        poll(h)
+    assert [oid for oid, _ in deleted(h)] == ["10"]
+    assert 10 not in h.table.cursors["orders"].sweep_gone  # passed by a later sweep: dropped
